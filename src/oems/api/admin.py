@@ -1,0 +1,251 @@
+"""The sandbox administration surface under `/admin/v1` (admin key only); see the README."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from starlette.routing import Route
+
+from oems.api.accounts import render_account
+from oems.api.jsonbody import decode_body, value_error
+from oems.api.params import path_int
+from oems.api.wire import ADMIN, Call, Reply, endpoint
+from oems.domain.accounts import ApiKey, digest_secret
+from oems.domain.decimals import money, parse_decimal, plain
+from oems.domain.errors import InvalidRequest, NotFound
+from oems.domain.timefmt import format_ns, parse_iso
+from oems.engine import commands as cmd
+
+KEY_PREFIX = "oems_"
+
+
+def new_secret() -> str:
+    """A fresh, unguessable API key secret."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def _decimal(raw: bytes, path: tuple[str, ...], text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return parse_decimal(text)
+    except ValueError as exc:
+        raise value_error(path, str(exc), raw) from None
+
+
+def _instant(text: str, name: str) -> int:
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise InvalidRequest(f"`{name}` must be an ISO-8601 instant, got `{text}`") from None
+
+
+def render_clock(call: Call) -> dict[str, Any]:
+    """The clock as the admin surface shows it."""
+    runtime = call.runtime
+    now = runtime.engine.now_ns()
+    return {
+        "mode": runtime.clock.mode,
+        "now": format_ns(now),
+        "speed": runtime.clock.speed,
+        "session": runtime.calendar.session_at(now),
+        "market_date": runtime.calendar.market_date(now).isoformat(),
+    }
+
+
+@endpoint(ADMIN, "/admin/v1/clock")
+async def get_clock(call: Call) -> Any:
+    """The clock's mode, instant, speed and current session."""
+    return render_clock(call)
+
+
+class _ClockBody(msgspec.Struct, forbid_unknown_fields=True):
+    mode: str
+    now: str | None = None
+    speed: float = 1.0
+
+
+@endpoint(ADMIN, "/admin/v1/clock")
+async def set_clock(call: Call) -> Any:
+    """Switch the clock (`wall` or `simulated` at `now`, running at `speed`; 0 freezes it)."""
+    body = decode_body(await call.body(), _ClockBody)
+    now = _instant(body.now, "now") if body.now is not None else None
+    await call.runtime.engine.execute(cmd.SetClock(body.mode, now, body.speed))
+    return render_clock(call)
+
+
+class _AdvanceBody(msgspec.Struct, forbid_unknown_fields=True):
+    seconds: float | None = None
+    to: str | None = None
+
+
+@endpoint(ADMIN, "/admin/v1/clock/advance")
+async def advance_clock(call: Call) -> Any:
+    """Move the simulated clock forward by `seconds` or `to` an instant, running what falls due."""
+    body = decode_body(await call.body(), _AdvanceBody)
+    if (body.seconds is None) == (body.to is None):
+        raise InvalidRequest("Give exactly one of `seconds` or `to`")
+    if body.to is not None:
+        target = _instant(body.to, "to")
+    else:
+        assert body.seconds is not None
+        if body.seconds < 0:
+            raise InvalidRequest("`seconds` must not be negative")
+        target = call.runtime.engine.now_ns() + int(Decimal(str(body.seconds)) * 1_000_000_000)
+    await call.runtime.engine.execute(cmd.AdvanceClock(target))
+    return render_clock(call)
+
+
+class _QuoteBody(msgspec.Struct, forbid_unknown_fields=True):
+    bid: str | None = None
+    ask: str | None = None
+    bid_size: int = 100
+    ask_size: int = 100
+    last: str | None = None
+
+
+@endpoint(ADMIN, "/admin/v1/quotes/{symbol}")
+async def pin_quote(call: Call) -> Any:
+    """Pin a quote on an instrument (ticker, OSI or id) until it is released."""
+    instrument = call.runtime.instruments.resolve(call.path_param("symbol"))
+    if instrument is None:
+        raise NotFound(f"Instrument not found: {call.path_param('symbol')}")
+    raw = await call.body()
+    body = decode_body(raw, _QuoteBody)
+    bid, ask, last = (
+        _decimal(raw, (name,), getattr(body, name)) for name in ("bid", "ask", "last")
+    )
+    if bid is None and ask is None and last is None:
+        raise InvalidRequest("Give at least one of `bid`, `ask` or `last`")
+    await call.runtime.engine.execute(
+        cmd.PinQuote(instrument.symbol, bid, ask, body.bid_size, body.ask_size, last)
+    )
+    return {
+        "symbol": instrument.symbol,
+        "instrument_id": str(instrument.id),
+        "bid": plain(bid) if bid is not None else None,
+        "ask": plain(ask) if ask is not None else None,
+        "bid_size": body.bid_size,
+        "ask_size": body.ask_size,
+        "last": plain(last) if last is not None else None,
+        "pinned": True,
+    }
+
+
+@endpoint(ADMIN, "/admin/v1/quotes/{symbol}")
+async def release_quote(call: Call) -> Any:
+    """Release a pinned quote: the symbol follows the market data source again."""
+    instrument = call.runtime.instruments.resolve(call.path_param("symbol"))
+    if instrument is None:
+        raise NotFound(f"Instrument not found: {call.path_param('symbol')}")
+    await call.runtime.engine.execute(cmd.ReleaseQuote(instrument.symbol))
+    return {"symbol": instrument.symbol, "instrument_id": str(instrument.id), "pinned": False}
+
+
+class _AccountBody(msgspec.Struct, forbid_unknown_fields=True):
+    full_name: str
+    subtype: str
+    owner: str
+    options_level: int = 0
+    cash: str = "0"
+    short_name: str | None = None
+
+
+@endpoint(ADMIN, "/admin/v1/accounts")
+async def create_account(call: Call) -> Any:
+    """Open an account for `owner` (a user name, created if new) with starting cash."""
+    raw = await call.body()
+    body = decode_body(raw, _AccountBody)
+    cash = _decimal(raw, ("cash",), body.cash) or Decimal(0)
+    account = await call.runtime.engine.execute(
+        cmd.OpenAccount(
+            body.owner, body.full_name, body.subtype, body.options_level, cash, body.short_name
+        )
+    )
+    return Reply(
+        {**render_account(account, details=True), "cash": money(account.trade_cash)}, status=201
+    )
+
+
+class _CashBody(msgspec.Struct, forbid_unknown_fields=True):
+    amount: str
+    memo: str = ""
+
+
+@endpoint(ADMIN, "/admin/v1/accounts/{account_id}/cash")
+async def move_cash(call: Call) -> Any:
+    """Deposit (positive) or withdraw (negative) cash; a withdrawal never takes cash below zero."""
+    account_id = path_int(call.path_param("account_id"), "account_id")
+    raw = await call.body()
+    body = decode_body(raw, _CashBody)
+    amount = _decimal(raw, ("amount",), body.amount)
+    assert amount is not None
+    account = await call.runtime.engine.execute(cmd.AdjustCash(account_id, amount, body.memo))
+    return {
+        "account_id": account.id,
+        "amount": money(amount),
+        "trade_cash": money(account.trade_cash),
+        "settled_cash": money(account.settled_cash),
+    }
+
+
+class _KeyBody(msgspec.Struct, forbid_unknown_fields=True):
+    user: str
+    account_ids: list[int] | None = None
+    expires_at: str | None = None
+
+
+def render_key(key: ApiKey, user: str) -> dict[str, Any]:
+    """An API key's public description (never its secret)."""
+    return {
+        "id": str(key.id),
+        "user": user,
+        "account_ids": sorted(key.account_ids) if key.account_ids is not None else None,
+        "created_at": format_ns(key.created_ns),
+        "expires_at": format_ns(key.expires_ns) if key.expires_ns is not None else None,
+        "revoked": key.revoked,
+    }
+
+
+@endpoint(ADMIN, "/admin/v1/api-keys")
+async def create_api_key(call: Call) -> Any:
+    """Issue a key for `user` granting `account_ids` (default: all the user's accounts); secret shown once."""
+    body = decode_body(await call.body(), _KeyBody)
+    expires = _instant(body.expires_at, "expires_at") if body.expires_at else None
+    secret = new_secret()
+    ids = tuple(body.account_ids) if body.account_ids is not None else None
+    key = await call.runtime.engine.execute(
+        cmd.IssueApiKey(body.user, digest_secret(secret), ids, False, expires)
+    )
+    return Reply({**render_key(key, body.user), "api_key": secret}, status=201)
+
+
+@endpoint(ADMIN, "/admin/v1/api-keys/{key_id}")
+async def revoke_api_key(call: Call) -> Any:
+    """Revoke a key at once; later requests with it get 401."""
+    raw = call.path_param("key_id")
+    try:
+        key_id = uuid.UUID(raw)
+    except ValueError:
+        raise InvalidRequest(
+            f"Cannot parse `key_id` with value `{raw}`: UUID parsing failed"
+        ) from None
+    key = await call.runtime.engine.execute(cmd.RevokeApiKey(key_id))
+    return render_key(key, call.runtime.state.users[key.user_id].name)
+
+
+routes = [
+    Route("/admin/v1/clock", get_clock, methods=["GET"]),
+    Route("/admin/v1/clock", set_clock, methods=["POST"]),
+    Route("/admin/v1/clock/advance", advance_clock, methods=["POST"]),
+    Route("/admin/v1/quotes/{symbol}", pin_quote, methods=["PUT"]),
+    Route("/admin/v1/quotes/{symbol}", release_quote, methods=["DELETE"]),
+    Route("/admin/v1/accounts", create_account, methods=["POST"]),
+    Route("/admin/v1/accounts/{account_id}/cash", move_cash, methods=["POST"]),
+    Route("/admin/v1/api-keys", create_api_key, methods=["POST"]),
+    Route("/admin/v1/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
+]

@@ -1,0 +1,75 @@
+"""The ASGI application: every resource module's routes, and contract-shaped 404/405 bodies."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from oems.api import accounts, admin, instruments, market_data, meta, ops
+from oems.api.wire import error_response, internal_error_response, new_request_id
+from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
+from oems.runtime import Runtime
+
+log = logging.getLogger("oems.api")
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    request_id = new_request_id()
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        return error_response(
+            NotFound(f"No route for {request.method} {request.url.path}"), request_id
+        )
+    if status == 405:
+        return error_response(
+            MethodNotAllowed(f"Method {request.method} is not allowed for {request.url.path}"),
+            request_id,
+        )
+    error = OemsError(str(getattr(exc, "detail", "")) or "Request failed")
+    error.code = status
+    return error_response(error, request_id)
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    request_id = new_request_id()
+    log.error(
+        "unhandled error for %s %s (request_id=%s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return internal_error_response(request_id)
+
+
+def build_app(runtime: Runtime) -> Starlette:
+    """The application serving `runtime`; its lifespan starts and stops the runtime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(
+        routes=[
+            *meta.routes,
+            *accounts.routes,
+            *instruments.routes,
+            *market_data.routes,
+            *admin.routes,
+            *ops.routes,
+        ],
+        exception_handlers={HTTPException: _http_exception, Exception: _unhandled},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,5 @@
+"""Placeholder until the endpoints land."""
+
+from starlette.routing import Route
+
+routes: list[Route] = []

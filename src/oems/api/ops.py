@@ -1,0 +1,28 @@
+"""Operational endpoints: liveness and Prometheus metrics (no authentication)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from oems.api import metrics
+from oems.api.wire import PUBLIC, Call, endpoint
+
+
+@endpoint(PUBLIC, "/healthz")
+async def healthz(call: Call) -> dict[str, object]:
+    """Liveness: the server answers and its journal is open."""
+    state = call.runtime.state
+    return {"status": "ok", "events": state.events_applied}
+
+
+async def prometheus(request: Request) -> Response:
+    """Metrics in the Prometheus text exposition format."""
+    return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", prometheus, methods=["GET"]),
+]

@@ -1,0 +1,152 @@
+"""The envelope every response wears, and the `endpoint` decorator that applies it to a handler.
+
+A handler receives a `Call` (the request, its id, the runtime, and the authenticated key) and
+returns a `Reply` or plain data. Any `OemsError` it raises becomes the contract's error body with
+the HTTP status equal to its code; anything else becomes a 500 that leaks nothing and logs the
+request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from oems.api import metrics
+from oems.domain.errors import FORBIDDEN_MESSAGE, Forbidden, OemsError, Unauthenticated
+
+if TYPE_CHECKING:
+    from oems.domain.accounts import ApiKey
+    from oems.runtime import Runtime
+
+log = logging.getLogger("oems.api")
+
+USER = "user"
+ADMIN = "admin"
+PUBLIC = "public"
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a handler answers: the `data`, extra `metadata` (pagination) and the HTTP status."""
+
+    data: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass(slots=True)
+class Call:
+    """One request as a handler sees it."""
+
+    request: Request
+    request_id: str
+    runtime: Runtime
+    key: ApiKey | None
+
+    @property
+    def query(self) -> Any:
+        """The query parameters (a multi-dict)."""
+        return self.request.query_params
+
+    def path_param(self, name: str) -> str:
+        """A raw path parameter."""
+        return str(self.request.path_params[name])
+
+    async def body(self) -> bytes:
+        """The raw request body."""
+        return await self.request.body()
+
+
+def new_request_id() -> str:
+    """A fresh request id (UUIDv4, as the vendor's examples show)."""
+    return str(uuid.uuid4())
+
+
+def json_response(payload: dict[str, Any], status: int, request_id: str) -> Response:
+    """Serialise an envelope with orjson and tag it with `X-Request-Id`."""
+    return Response(
+        orjson.dumps(payload),
+        status_code=status,
+        media_type="application/json",
+        headers={"X-Request-Id": request_id},
+    )
+
+
+def error_response(error: OemsError, request_id: str) -> Response:
+    """The contract's error body: `{error: {code, message, details?}, metadata: {request_id}}`."""
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.details:
+        body["details"] = error.details
+    return json_response(
+        {"error": body, "metadata": {"request_id": request_id}}, error.code, request_id
+    )
+
+
+def internal_error_response(request_id: str) -> Response:
+    """A 500 that names nothing of the server's internals."""
+    return error_response(OemsError("Internal server error"), request_id)
+
+
+def _authenticate(request: Request, runtime: Runtime) -> ApiKey:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("Missing or invalid bearer token")
+    key = runtime.find_key(secret.strip())
+    if key is None:
+        raise Unauthenticated("Missing or invalid bearer token")
+    return key
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+def endpoint(
+    access: str, route: str
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler with request id, authentication (`user`, `admin`, `public`), envelope, metrics."""
+
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def asgi_endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            request_id = new_request_id()
+            runtime: Runtime = request.app.state.runtime
+            try:
+                key = None
+                if access != PUBLIC:
+                    key = _authenticate(request, runtime)
+                    if (access == ADMIN) != key.admin:
+                        raise Forbidden(FORBIDDEN_MESSAGE)
+                result = await handler(Call(request, request_id, runtime, key))
+                reply = result if isinstance(result, Reply) else Reply(result)
+                metadata = {"request_id": request_id, **reply.metadata}
+                response = json_response(
+                    {"data": reply.data, "error": None, "metadata": metadata},
+                    reply.status,
+                    request_id,
+                )
+            except OemsError as exc:
+                response = error_response(exc, request_id)
+            except Exception:
+                log.exception(
+                    "unhandled error in %s %s (request_id=%s)", request.method, route, request_id
+                )
+                response = internal_error_response(request_id)
+            metrics.observe_request(
+                request.method, route, response.status_code, time.perf_counter() - started
+            )
+            return response
+
+        asgi_endpoint.__name__ = handler.__name__
+        asgi_endpoint.__doc__ = handler.__doc__
+        return asgi_endpoint
+
+    return wrap

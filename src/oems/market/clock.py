@@ -1,0 +1,67 @@
+"""The market clock: the wall clock, or a simulated clock that can run at any speed or stand still."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+WALL = "wall"
+SIMULATED = "simulated"
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """How the clock is set: its mode, the instant it showed when set, and its speed."""
+
+    mode: str
+    now_ns: int
+    speed: float
+
+
+class Clock:
+    """The single source of time. In simulated mode, time = anchor + elapsed wall time x speed."""
+
+    def __init__(self, mode: str = WALL, start_ns: int | None = None, speed: float = 1.0) -> None:
+        self._mode = WALL
+        self._anchor_sim_ns = 0
+        self._anchor_mono_ns = 0
+        self._speed = 1.0
+        self.set(mode, start_ns if start_ns is not None else time.time_ns(), speed)
+
+    @property
+    def mode(self) -> str:
+        """`wall` or `simulated`."""
+        return self._mode
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second (1.0 for the wall clock; 0 when frozen)."""
+        return self._speed
+
+    def now_ns(self) -> int:
+        """The current market time, epoch nanoseconds UTC."""
+        if self._mode == WALL:
+            return time.time_ns()
+        if self._speed == 0:
+            return self._anchor_sim_ns
+        elapsed = time.monotonic_ns() - self._anchor_mono_ns
+        return self._anchor_sim_ns + int(elapsed * self._speed)
+
+    def set(self, mode: str, now_ns: int, speed: float) -> None:
+        """Switch mode; a simulated clock then shows `now_ns` and runs at `speed` from here."""
+        if mode not in (WALL, SIMULATED):
+            raise ValueError(f"unknown clock mode `{mode}`")
+        if speed < 0:
+            raise ValueError("clock speed must not be negative")
+        self._mode = mode
+        self._anchor_sim_ns = now_ns
+        self._anchor_mono_ns = time.monotonic_ns()
+        self._speed = speed if mode == SIMULATED else 1.0
+
+    def move_to(self, now_ns: int) -> None:
+        """Show `now_ns` from here on, keeping mode and speed (simulated clocks only)."""
+        self.set(self._mode, now_ns, self._speed)
+
+    def state(self) -> ClockState:
+        """The current setting, for the admin surface and the journal."""
+        return ClockState(self._mode, self.now_ns(), self._speed)

@@ -1,0 +1,106 @@
+"""The running server's parts wired together: journal, state, engine, clock, calendar, market."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from oems.domain.accounts import ApiKey, digest_secret, secret_matches
+from oems.domain.state import TradingState
+from oems.engine import commands as cmd
+from oems.engine.engine import Engine
+from oems.market.calendar import TradingCalendar
+from oems.market.clock import SIMULATED, Clock
+from oems.market.instrument_master import InstrumentMaster, build_instrument_master
+from oems.market.quotes import MarketData, make_source
+from oems.store.journal import Journal
+
+log = logging.getLogger("oems")
+TICK_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Server settings, from the command line or `OEMS_*` environment variables."""
+
+    db_path: Path
+    host: str = "127.0.0.1"
+    port: int = 5001
+    clock_mode: str = "wall"
+    clock_start_ns: int | None = None
+    clock_speed: float = 1.0
+    market_data: str = "synthetic"
+    seed: int = 0
+
+
+class Runtime:
+    """Owns the engine and the read-side services; `start` and `stop` bracket the server's life."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.calendar = TradingCalendar()
+        self.clock = Clock(config.clock_mode, config.clock_start_ns, config.clock_speed)
+        self.journal = Journal(config.db_path)
+        self.state = TradingState()
+        self.engine = Engine(self.state, self.journal, self.clock, self.calendar, seed=config.seed)
+        self.recovered_events = self.engine.recover()
+        self.instruments: InstrumentMaster = build_instrument_master(
+            self.calendar.market_date(self.engine.now_ns()), self.calendar
+        )
+        source = make_source(
+            config.market_data, config.seed, self.calendar, self.instruments.resolve
+        )
+        self.market_data = MarketData(source, self.calendar, self.state.pinned_quotes)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def is_new(self) -> bool:
+        """True when the journal was empty at start: the sandbox has to be bootstrapped."""
+        return self.recovered_events == 0
+
+    async def start(self) -> None:
+        """Start the engine's writer loop and the ticker that runs timers on a running clock."""
+        self._tasks.append(asyncio.create_task(self.engine.run(), name="engine"))
+        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        await asyncio.sleep(0)
+        if self.is_new and self.config.clock_mode == SIMULATED:
+            # Record the simulated clock's start so a restart resumes from the journal.
+            await self.engine.execute(
+                cmd.SetClock(SIMULATED, self.clock.now_ns(), self.config.clock_speed)
+            )
+        await self.engine.execute(cmd.RunDue())
+
+    async def stop(self) -> None:
+        """Stop the loops and close the journal; every acknowledged change is already durable."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.engine.close()
+        self.journal.close()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self.clock.mode == SIMULATED and self.clock.speed == 0:
+                continue
+            due = self.engine.next_due_ns()
+            if due is not None and due <= self.clock.now_ns():
+                try:
+                    await self.engine.execute(cmd.RunDue())
+                except Exception:
+                    log.exception("timer run failed")
+
+    def find_key(self, secret: str) -> ApiKey | None:
+        """The live key whose secret this is, or None (lookup by digest, then constant-time compare)."""
+        key = self.state.keys_by_digest.get(digest_secret(secret))
+        if key is None or not secret_matches(secret, key.digest):
+            return None
+        if not key.is_live(self.engine.now_ns()):
+            return None
+        return key

@@ -1,0 +1,93 @@
+"""The body decoder's serde-style messages: what is wrong, at which path, at which line and column."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from oems.api.jsonbody import decode_body, render_path
+from oems.domain.errors import InvalidRequest, Unprocessable
+
+
+class _Order(msgspec.Struct, forbid_unknown_fields=True):
+    order_type: str
+    quantity: str
+
+
+def _message(body: bytes, target: type = list[_Order]) -> tuple[int, str]:
+    with pytest.raises((InvalidRequest, Unprocessable)) as info:
+        decode_body(body, target)
+    return info.value.code, info.value.message
+
+
+def test_valid_body_decodes() -> None:
+    orders = decode_body(b'[{"order_type": "LIMIT", "quantity": "5"}]', list[_Order])
+    assert orders == [_Order("LIMIT", "5")]
+
+
+def test_missing_field_names_index_and_position_of_object_end() -> None:
+    body = b'[\n  {\n    "quantity": "25"\n  }\n]'
+    assert _message(body) == (
+        422,
+        "Failed to deserialize the JSON body into the target type: [0]: missing field `order_type` at line 4 column 3",
+    )
+
+
+def test_wrong_type_names_the_field_path() -> None:
+    body = b'[{"order_type": "LIMIT",\n "quantity": 25}]'
+    code, message = _message(body)
+    assert code == 422
+    assert message == (
+        "Failed to deserialize the JSON body into the target type: "
+        "[0].quantity: invalid type: integer `25`, expected a string at line 2 column 15"
+    )
+
+
+def test_unknown_field_points_after_the_key() -> None:
+    code, message = _message(b'[{"order_type": "L", "quantity": "1", "zz": 1}]')
+    assert code == 422
+    assert message.endswith("[0]: unknown field `zz` at line 1 column 42")
+
+
+def test_missing_comma_inside_array_element_reports_unknown_key_path() -> None:
+    body = b'[\n  {\n    "order_type": "LIMIT"\n    "quantity": "1"\n  }\n]'
+    assert _message(body) == (
+        400,
+        "Failed to parse the request body as JSON: [0].?: expected `,` or `}` at line 4 column 5",
+    )
+
+
+def test_missing_colon_at_top_level_has_no_path() -> None:
+    body = b'{\n  "cancel_orders" true\n}'
+    assert _message(body, dict) == (
+        400,
+        "Failed to parse the request body as JSON: expected `:` at line 2 column 19",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"", "EOF while parsing a value at line 1 column 0"),
+        (b"[1,]", "trailing comma at line 1 column 4"),
+        (b'{"a": 1,}', "trailing comma at line 1 column 9"),
+        (b"{} x", "trailing characters at line 1 column 4"),
+        (b'{\n  "a": 1,\n', "EOF while parsing an object at line 3 column 0"),
+    ],
+)
+def test_syntax_errors_use_serde_wording(body: bytes, expected: str) -> None:
+    code, message = _message(body, dict)
+    assert code == 400
+    assert message == f"Failed to parse the request body as JSON: {expected}"
+
+
+def test_syntax_error_wins_over_early_type_error() -> None:
+    code, message = _message(b'{"a" 1}', list[_Order])
+    assert code == 400
+    assert "expected `:`" in message
+
+
+def test_render_path() -> None:
+    assert render_path((0, "quantity")) == "[0].quantity"
+    assert render_path(("risk", "max_notional")) == "risk.max_notional"
+    assert render_path(()) == ""
