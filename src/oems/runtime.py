@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from oems.api import metrics
 from oems.domain.accounts import ApiKey, digest_secret, secret_matches
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
@@ -45,7 +46,14 @@ class Runtime:
         self.clock = Clock(config.clock_mode, config.clock_start_ns, config.clock_speed)
         self.journal = Journal(config.db_path)
         self.state = TradingState()
-        self.engine = Engine(self.state, self.journal, self.clock, self.calendar, seed=config.seed)
+        self.engine = Engine(
+            self.state,
+            self.journal,
+            self.clock,
+            self.calendar,
+            seed=config.seed,
+            on_commit=metrics.observe_journal_batch,
+        )
         self.recovered_events = self.engine.recover()
         self.instruments: InstrumentMaster = build_instrument_master(
             self.calendar.market_date(self.engine.now_ns()), self.calendar

@@ -7,7 +7,7 @@ JSON reader, to say what is wrong, where (`line L column C`) and at which path (
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -306,7 +306,3 @@ def value_error(path: Path, message: str, body: bytes) -> Unprocessable:
     prefix = f"{where}: " if where else ""
     return Unprocessable(f"{SHAPE_PREFIX}{prefix}{message} at line {line} column {column}")
 
-
-def decode_any(body: bytes) -> Any:
-    """Decode a body as untyped JSON (400 with the serde-style message when malformed)."""
-    return decode_body(body, Any)  # type: ignore[arg-type]

@@ -80,14 +80,8 @@ async def serve(config: Config, log_level: str) -> None:
             lifespan="on",
         )
     )
-    loop = asyncio.get_running_loop()
-
-    def request_stop() -> None:
-        server.should_exit = True
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
+    # shutdown (engine and journal), then re-raises the signal.
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
@@ -105,22 +99,23 @@ async def serve(config: Config, log_level: str) -> None:
 
 
 def _print_welcome(config: Config, credentials: dict[str, object]) -> None:
+    # The keys themselves stay in the owner-only credentials file: secrets never reach a log.
     accounts = credentials["accounts"]
     assert isinstance(accounts, dict)
     base = credentials["base_url"]
+    path = credentials_path(config.db_path)
     print(
         f"""
 oems is serving the Clear Street Trading API v1 at {base}
-  API key (user 'sandbox'): {credentials["api_key"]}
-  Admin key:                {credentials["admin_key"]}
   Margin account (Reg T, options level 4, $1,000,000): {accounts["margin"]}
   Cash account (options level 1, $100,000):            {accounts["cash"]}
   Another user's account (answers 403 to your key):    {accounts["other_user_account"]}
-  These are saved in {credentials_path(config.db_path)} (readable by you only).
+  The user API key and the admin key are in {path} (readable by you only).
 
 Try:
-  curl -s -H "Authorization: Bearer {credentials["api_key"]}" {base}/v1/accounts
-  python -c "from clearstreet import ClearStreet; print(ClearStreet(api_key='{credentials["api_key"]}', base_url='{base}').v1.accounts.get_accounts())"
+  KEY=$(python3 -c "import json; print(json.load(open('{path}'))['api_key'])")
+  curl -s -H "Authorization: Bearer $KEY" {base}/v1/accounts
+  python3 -c "from clearstreet import ClearStreet; print(ClearStreet(api_key='$KEY', base_url='{base}').v1.accounts.get_accounts())"
 """,
         flush=True,
     )
@@ -136,7 +131,16 @@ def main(argv: list[str] | None = None) -> None:
         config = config_from(args)
     except ValueError as exc:
         sys.exit(f"oems: {exc}")
-    asyncio.run(serve(config, args.log_level))
+    # uvicorn re-raises SIGINT/SIGTERM once it has shut down cleanly; end with status 0 then.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        asyncio.run(serve(config, args.log_level))
+    except KeyboardInterrupt:
+        pass
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ class Event(msgspec.Struct, tag=True, frozen=True, kw_only=True):
     ts_ns: int
 
 
-class UserCreated(Event):
+class UserCreated(Event, frozen=True):
     user_id: int
     name: str
 
 
-class AccountOpened(Event):
+class AccountOpened(Event, frozen=True):
     account_id: int
     owner_id: int
     short_name: str
@@ -29,24 +29,25 @@ class AccountOpened(Event):
     options_level: int
     open_date: dt.date
     holder_entity_id: int
+    cash: Decimal = Decimal(0)  # opening balance: it is also the first start-of-day balance
     date_of_birth: dt.date | None = None
     phone_number: str | None = None
     country_of_tax_residency: str | None = None
     address: list[str] | None = None  # line1, line2, city, state, postal_code, country
 
 
-class CashAdjusted(Event):
+class CashAdjusted(Event, frozen=True):
     account_id: int
     amount: Decimal
     memo: str = ""
 
 
-class RiskSettingsChanged(Event):
+class RiskSettingsChanged(Event, frozen=True):
     account_id: int
     max_notional: Decimal | None
 
 
-class ApiKeyIssued(Event):
+class ApiKeyIssued(Event, frozen=True):
     key_id: uuid.UUID
     user_id: int
     digest: bytes
@@ -55,17 +56,17 @@ class ApiKeyIssued(Event):
     expires_ns: int | None = None
 
 
-class ApiKeyRevoked(Event):
+class ApiKeyRevoked(Event, frozen=True):
     key_id: uuid.UUID
 
 
-class ClockSet(Event):
+class ClockSet(Event, frozen=True):
     mode: str  # wall | simulated
     now_ns: int
     speed: float
 
 
-class QuotePinned(Event):
+class QuotePinned(Event, frozen=True):
     symbol: str
     bid: Decimal | None
     ask: Decimal | None
@@ -74,11 +75,11 @@ class QuotePinned(Event):
     last: Decimal | None
 
 
-class QuoteReleased(Event):
+class QuoteReleased(Event, frozen=True):
     symbol: str
 
 
-class TradingDayStarted(Event):
+class TradingDayStarted(Event, frozen=True):
     date: dt.date
 
 
@@ -106,4 +107,5 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes) -> Event:
     """The event a journal record holds."""
-    return _decoder.decode(data)  # type: ignore[no-any-return]
+    event: Event = _decoder.decode(data)
+    return event

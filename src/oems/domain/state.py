@@ -99,7 +99,7 @@ def _account_opened(state: TradingState, e: ev.AccountOpened) -> None:
         country_of_tax_residency=e.country_of_tax_residency,
         mailing_address=address,
     )
-    state.accounts[e.account_id] = Account(
+    account = Account(
         id=e.account_id,
         owner_id=e.owner_id,
         short_name=e.short_name,
@@ -108,6 +108,19 @@ def _account_opened(state: TradingState, e: ev.AccountOpened) -> None:
         options_level=e.options_level,
         open_date=e.open_date,
         holder=holder,
+        trade_cash=e.cash,
+        settled_cash=e.cash,
+    )
+    account.sod = _start_of_day(account, state.trading_day)
+    state.accounts[e.account_id] = account
+
+
+def _start_of_day(account: Account, date: Any) -> StartOfDay:
+    return StartOfDay(
+        asof=date,
+        equity=account_equity(account),
+        buying_power=buying_power(account),
+        trade_cash=account.trade_cash,
     )
 
 
@@ -161,12 +174,7 @@ def _trading_day_started(state: TradingState, e: ev.TradingDayStarted) -> None:
             account.history.append(
                 DaySegment(date=account.sod.asof, sod_equity=account.sod.equity, eod_equity=equity)
             )
-        account.sod = StartOfDay(
-            asof=e.date,
-            equity=equity,
-            buying_power=buying_power(account),
-            trade_cash=account.trade_cash,
-        )
+        account.sod = _start_of_day(account, e.date)
     state.trading_day = e.date
 
 

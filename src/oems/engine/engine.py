@@ -33,14 +33,14 @@ class Engine:
         clock: Clock,
         calendar: TradingCalendar,
         seed: int = 0,
-        on_event: Callable[[ev.Event], None] | None = None,
+        on_commit: Callable[[int, float], None] | None = None,
     ) -> None:
         self.state = state
         self.journal = journal
         self.clock = clock
         self.calendar = calendar
         self.ids = IdGenerator(seed)
-        self._on_event = on_event
+        self._on_commit = on_commit
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._pending: list[ev.Event] = []
@@ -108,6 +108,8 @@ class Engine:
             if events:
                 try:
                     await loop.run_in_executor(self._io, self.journal.append, events)
+                    if self._on_commit is not None:
+                        self._on_commit(len(events), self.journal.last_commit_seconds)
                 except BaseException:
                     # State already holds events the disk refused: stopping is the only safe move.
                     log.critical("journal append failed; stopping the engine", exc_info=True)
@@ -149,8 +151,6 @@ class Engine:
             self.clock.set(SIMULATED, event.now_ns, event.speed)
         elif isinstance(event, ev.ClockSet):
             self.clock.set(WALL, event.now_ns, 1.0)
-        if self._on_event is not None:
-            self._on_event(event)
 
     def now_ns(self) -> int:
         """The market clock's instant, never earlier than the last journaled event."""

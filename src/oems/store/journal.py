@@ -55,6 +55,11 @@ class Journal:
         for (payload,) in cursor:
             yield decode_event(payload)
 
+    def first_ts_ns(self) -> int | None:
+        """The market-clock instant of the oldest event, or None when the journal is empty."""
+        row = self._conn.execute("SELECT ts_ns FROM journal ORDER BY seq LIMIT 1").fetchone()
+        return int(row[0]) if row else None
+
     def count(self) -> int:
         """How many events the journal holds."""
         return int(self._conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
