@@ -28,18 +28,23 @@ def test_kill_9_during_cash_burst_loses_no_acknowledged_movement(tmp_path: Path)
     attempted: list[Decimal] = []
     lock = threading.Lock()
     enough = threading.Event()
+    killed = threading.Event()
+    admin = httpx.Client(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        limits=httpx.Limits(max_connections=8),
+    )
 
     def deposit(n: int) -> None:
+        if killed.is_set():
+            return
         amount = Decimal(n) / 100 + 1
         with lock:
             attempted.append(amount)
         try:
-            with httpx.Client(
-                base_url=server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-            ) as admin:
-                response = admin.post(
-                    f"/admin/v1/accounts/{account}/cash", json={"amount": str(amount)}
-                )
+            response = admin.post(
+                f"/admin/v1/accounts/{account}/cash", json={"amount": str(amount)}
+            )
         except httpx.HTTPError:
             return
         if response.status_code == 200:
@@ -53,8 +58,10 @@ def test_kill_9_during_cash_burst_loses_no_acknowledged_movement(tmp_path: Path)
         assert enough.wait(120), "the server acknowledged too few deposits"
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(30)
+        killed.set()
         for future in futures:
             future.result()
+    admin.close()
 
     assert 150 <= len(acknowledged) < len(attempted)
     restarted = start_server(db)

@@ -305,4 +305,3 @@ def value_error(path: Path, message: str, body: bytes) -> Unprocessable:
     where = render_path(path)
     prefix = f"{where}: " if where else ""
     return Unprocessable(f"{SHAPE_PREFIX}{prefix}{message} at line {line} column {column}")
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -133,10 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"oems: {exc}")
     # uvicorn re-raises SIGINT/SIGTERM once it has shut down cleanly; end with status 0 then.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, args.log_level))
-    except KeyboardInterrupt:
-        pass
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
