@@ -128,3 +128,41 @@ def test_refused_change_changes_nothing(
     )
     after = client.get(f"/v1/accounts/{account}/balances").json()["data"]
     assert after == before
+
+
+def test_pages_walk_forward_and_back_with_totals(client: httpx.Client) -> None:
+    first = client.get(
+        "/v1/instruments", params={"instrument_type": "COMMON_STOCK", "page_size": 20}
+    ).json()
+    meta = first["metadata"]
+    assert (meta["page_number"], meta["previous_page_token"]) == (1, None)
+    assert meta["total_items"] >= 50 and meta["total_pages"] == -(-meta["total_items"] // 20)
+    second = client.get(
+        "/v1/instruments",
+        params={"instrument_type": "COMMON_STOCK", "page_token": meta["next_page_token"]},
+    ).json()
+    assert second["metadata"]["page_number"] == 2
+    assert {i["id"] for i in second["data"]}.isdisjoint({i["id"] for i in first["data"]})
+    back = client.get(
+        "/v1/instruments",
+        params={
+            "instrument_type": "COMMON_STOCK",
+            "page_token": second["metadata"]["previous_page_token"],
+        },
+    ).json()
+    assert back["data"] == first["data"] and back["metadata"]["page_number"] == 1
+    # A token is bound to the filters it was issued for, and cannot be altered.
+    stale = client.get(
+        "/v1/instruments",
+        params={"instrument_type": "OPTION", "page_token": meta["next_page_token"]},
+    )
+    assert "page_token" in assert_error(stale, 400)["message"]
+    forged = meta["next_page_token"][:-2] + (
+        "AA" if not meta["next_page_token"].endswith("AA") else "BB"
+    )
+    assert_error(
+        client.get(
+            "/v1/instruments", params={"instrument_type": "COMMON_STOCK", "page_token": forged}
+        ),
+        400,
+    )
