@@ -20,6 +20,9 @@ PARSE_PREFIX = "Failed to parse the request body as JSON: "
 SHAPE_PREFIX = "Failed to deserialize the JSON body into the target type: "
 
 
+_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+
+
 class JsonSyntaxError(Exception):
     """A JSON syntax error with serde_json's wording and the offset where it was found."""
 
@@ -108,7 +111,7 @@ class _Scanner:
             self.pos += 1
 
     def number(self, path: Path) -> None:
-        match = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?").match(self.text, self.pos)
+        match = _NUMBER.match(self.text, self.pos)
         if match is None or match.end() == self.pos:
             raise self.fail("invalid number", path)
         self.pos = match.end()
