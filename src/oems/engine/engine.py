@@ -147,10 +147,8 @@ class Engine:
 
     def _apply(self, event: ev.Event) -> None:
         self.state.apply(event)
-        if isinstance(event, ev.ClockSet) and event.mode == SIMULATED:
-            self.clock.set(SIMULATED, event.now_ns, event.speed)
-        elif isinstance(event, ev.ClockSet):
-            self.clock.set(WALL, event.now_ns, 1.0)
+        if isinstance(event, ev.ClockSet):
+            self.clock.set(event.mode, event.now_ns, event.speed)
 
     def now_ns(self) -> int:
         """The market clock's instant, never earlier than the last journaled event."""
@@ -346,12 +344,8 @@ class Engine:
             due = self.next_due_ns()
 
     def _start_first_day(self, now_ns: int) -> None:
-        today = self.calendar.market_date(now_ns)
-        day = today if self.calendar.day(today).is_trading_day else None
-        if day is None or self.calendar.day_start_ns(day) > now_ns:
-            day = today
-            while True:
-                day = day - dt.timedelta(days=1)
-                if self.calendar.day(day).is_trading_day:
-                    break
+        """Record the trading day in force at `now_ns`: the last one whose start has passed."""
+        day = self.calendar.trading_day_on_or_before(self.calendar.market_date(now_ns))
+        if self.calendar.day_start_ns(day) > now_ns:
+            day = self.calendar.trading_day_on_or_before(day - dt.timedelta(days=1))
         self._emit(ev.TradingDayStarted(ts_ns=now_ns, date=day))

@@ -7,6 +7,7 @@ after-hours session.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import warnings
 from dataclasses import dataclass
@@ -97,6 +98,11 @@ class TradingCalendar:
             self._check_range(probe)
             probe += dt.timedelta(days=1)
         return probe
+
+    def trading_day_on_or_before(self, date: dt.date) -> dt.date:
+        """The last trading day at or before `date`."""
+        self._check_range(date)
+        return self._trading_days[bisect.bisect_right(self._trading_days, date) - 1]
 
     def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
         """Trading days from `start` to `end`, both included."""

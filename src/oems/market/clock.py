@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 WALL = "wall"
 SIMULATED = "simulated"
-
-
-@dataclass(frozen=True, slots=True)
-class ClockState:
-    """How the clock is set: its mode, the instant it showed when set, and its speed."""
-
-    mode: str
-    now_ns: int
-    speed: float
 
 
 class Clock:
@@ -61,7 +51,3 @@ class Clock:
     def move_to(self, now_ns: int) -> None:
         """Show `now_ns` from here on, keeping mode and speed (simulated clocks only)."""
         self.set(self._mode, now_ns, self._speed)
-
-    def state(self) -> ClockState:
-        """The current setting, for the admin surface and the journal."""
-        return ClockState(self._mode, self.now_ns(), self._speed)

@@ -153,12 +153,6 @@ def _plain_strike(value: Decimal) -> Decimal:
     return Decimal(plain(value))
 
 
-def _previous_trading_day(calendar: TradingCalendar, day: dt.date) -> dt.date:
-    while not calendar.day(day).is_trading_day:
-        day -= dt.timedelta(days=1)
-    return day
-
-
 def _third_friday(year: int, month: int) -> dt.date:
     first = dt.date(year, month, 1)
     return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
@@ -169,7 +163,7 @@ def listed_expiries(as_of: dt.date, calendar: TradingCalendar) -> list[tuple[dt.
     monthly: set[dt.date] = set()
     year, month = as_of.year, as_of.month
     while len(monthly) < MONTHLY_MONTHS:
-        day = _previous_trading_day(calendar, _third_friday(year, month))
+        day = calendar.trading_day_on_or_before(_third_friday(year, month))
         if day >= as_of:
             monthly.add(day)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
@@ -177,7 +171,7 @@ def listed_expiries(as_of: dt.date, calendar: TradingCalendar) -> list[tuple[dt.
     friday = as_of + dt.timedelta(days=(4 - as_of.weekday()) % 7)
     horizon = as_of + dt.timedelta(weeks=WEEKLY_WEEKS)
     while friday <= horizon:
-        day = _previous_trading_day(calendar, friday)
+        day = calendar.trading_day_on_or_before(friday)
         if day >= as_of and day not in monthly:
             weekly.add(day)
         friday += dt.timedelta(days=7)
