@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from oems.api import metrics
@@ -13,6 +13,7 @@ from oems.domain.accounts import ApiKey, digest_secret, secret_matches
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
+from oems.engine.venue import VenueSettings
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
 from oems.market.instrument_master import InstrumentMaster, build_instrument_master
@@ -35,6 +36,7 @@ class Config:
     clock_speed: float = 1.0
     market_data: str = "synthetic"
     seed: int = 0
+    venue: VenueSettings = field(default_factory=VenueSettings)
 
 
 class Runtime:
@@ -53,6 +55,7 @@ class Runtime:
             self.calendar,
             seed=config.seed,
             on_commit=metrics.observe_journal_batch,
+            venue=config.venue,
         )
         self.recovered_events = self.engine.recover()
         self.instruments: InstrumentMaster = build_instrument_master(
@@ -62,6 +65,7 @@ class Runtime:
             config.market_data, config.seed, self.calendar, self.instruments.resolve
         )
         self.market_data = MarketData(source, self.calendar, self.state.pinned_quotes)
+        self.engine.attach_market(self.instruments, self.market_data)
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -97,8 +101,7 @@ class Runtime:
             await asyncio.sleep(TICK_SECONDS)
             if self.clock.mode == SIMULATED and self.clock.speed == 0:
                 continue
-            due = self.engine.next_due_ns()
-            if due is not None and due <= self.clock.now_ns():
+            if self.engine.work_due() or self.engine.venue.has_working_orders:
                 try:
                     await self.engine.execute(cmd.RunDue())
                 except Exception:

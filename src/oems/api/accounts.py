@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -14,13 +13,8 @@ from oems.api.jsonbody import decode_body, value_error
 from oems.api.pagination import fingerprint, paginate
 from oems.api.params import Query
 from oems.api.wire import USER, Call, Reply, endpoint
-from oems.domain.accounts import Account
-from oems.domain.balances import (
-    account_equity,
-    buying_power,
-    intraday_multiplier,
-    overnight_multiplier,
-)
+from oems.domain.accounts import Account, DaySegment
+from oems.domain.balances import AccountValue
 from oems.domain.decimals import money, parse_decimal
 from oems.domain.errors import InvalidRequest
 from oems.engine import commands as cmd
@@ -123,61 +117,70 @@ async def patch_account(call: Call) -> Any:
     return render_settings(account)
 
 
-def render_balances(account: Account, top_contributors: int | None) -> dict[str, Any]:
-    """The vendor `AccountBalances` for an account (cash only until positions exist)."""
-    equity = account_equity(account)
-    power = buying_power(account)
+def render_balances(
+    account: Account, value: AccountValue, top_contributors: int | None
+) -> dict[str, Any]:
+    """The vendor `AccountBalances` for an account valued at current marks."""
     sod = account.sod
+    unsettled = [amount for _, amount in account.unsettled]
+    zero = Decimal(0)
     out: dict[str, Any] = {
         "account_id": account.id,
-        "buying_power": money(power),
+        "buying_power": money(value.buying_power),
         "currency": "USD",
-        "daily_change": money(equity - (sod.equity if sod else equity)),
-        "daily_pnl": money(Decimal(0)),
-        "daily_realized_pnl": money(Decimal(0)),
-        "daily_unrealized_pnl": money(Decimal(0)),
-        "equity": money(equity),
-        "long_market_value": money(Decimal(0)),
+        "daily_change": money(value.equity - (sod.equity if sod else value.equity)),
+        "daily_pnl": money(value.daily_pnl),
+        "daily_realized_pnl": money(value.daily_realized_pnl),
+        "daily_unrealized_pnl": money(value.daily_unrealized_pnl),
+        "equity": money(value.equity),
+        "long_market_value": money(value.long_market_value),
         "margin_type": "REG_T" if account.is_margin else "NONE",
-        "multiplier": str(overnight_multiplier(account)) if account.is_margin else None,
-        "open_order_adjustment": money(Decimal(0)),
+        "multiplier": str(value.multiplier) if account.is_margin else None,
+        "open_order_adjustment": money(-value.open_order_hold),
         "settled_cash": money(account.settled_cash),
-        "short_market_value": money(Decimal(0)),
+        "short_market_value": money(value.short_market_value),
         "trade_cash": money(account.trade_cash),
-        "unrealized_pnl": money(Decimal(0)),
-        "unsettled_credits": money(Decimal(0)),
-        "unsettled_debits": money(Decimal(0)),
-        "withdrawable_cash": money(max(min(account.settled_cash, account.trade_cash), Decimal(0))),
+        "unrealized_pnl": money(value.unrealized_pnl),
+        "unsettled_credits": money(sum((a for a in unsettled if a > 0), zero)),
+        "unsettled_debits": money(sum((a for a in unsettled if a < 0), zero)),
+        "withdrawable_cash": money(max(min(account.settled_cash, account.trade_cash), zero)),
         "sod": {
             "asof": sod.asof.isoformat() if sod and sod.asof else None,
-            "buying_power": money(sod.buying_power if sod else power),
-            "equity": money(sod.equity if sod else equity),
-            "long_market_value": money(sod.long_market_value if sod else Decimal(0)),
-            "short_market_value": money(sod.short_market_value if sod else Decimal(0)),
+            "buying_power": money(sod.buying_power if sod else value.buying_power),
+            "equity": money(sod.equity if sod else value.equity),
+            "long_market_value": money(sod.long_market_value if sod else zero),
+            "short_market_value": money(sod.short_market_value if sod else zero),
             "trade_cash": money(sod.trade_cash if sod else account.trade_cash),
-            "maintenance_margin_excess": money(sod.equity if sod else equity)
+            "maintenance_margin_excess": money(sod.equity if sod else value.equity)
             if account.is_margin
             else None,
-            "maintenance_margin_requirement": money(Decimal(0)) if account.is_margin else None,
+            "maintenance_margin_requirement": money(zero) if account.is_margin else None,
         },
     }
     if account.is_margin:
         details: dict[str, Any] = {
-            "initial_margin_excess": money(equity),
-            "initial_margin_requirement": money(Decimal(0)),
-            "maintenance_margin_excess": money(equity),
-            "maintenance_margin_requirement": money(Decimal(0)),
+            "initial_margin_excess": money(value.equity - value.initial_requirement),
+            "initial_margin_requirement": money(value.initial_requirement),
+            "maintenance_margin_excess": money(value.equity - value.maintenance_requirement),
+            "maintenance_margin_requirement": money(value.maintenance_requirement),
             "intraday_details": {
-                "buying_power": money(buying_power(account, intraday=True)),
-                "multiplier": str(intraday_multiplier(account)),
+                "buying_power": money(value.intraday_buying_power),
+                "multiplier": str(value.intraday_multiplier),
             },
             "overnight_details": {
-                "buying_power": money(power),
-                "multiplier": str(overnight_multiplier(account)),
+                "buying_power": money(value.overnight_buying_power),
+                "multiplier": str(value.overnight_multiplier),
             },
         }
         if top_contributors is not None:
-            details["top_contributors"] = []
+            details["top_contributors"] = [
+                {
+                    "instrument_id": str(position.instrument_id),
+                    "symbol": position.symbol,
+                    "requirement": money(requirement),
+                }
+                for position, requirement in value.contributions[:top_contributors]
+            ]
         out["margin_details"] = details
     else:
         out["margin_details"] = None
@@ -189,7 +192,8 @@ async def get_balances(call: Call) -> Any:
     """Cash, equity, buying power and margin figures for the account."""
     account = granted_account(call)
     limit = Query(call.query).integer("top_margin_contributors_limit", None, 1, 2**31 - 1)
-    return render_balances(account, limit)
+    engine = call.runtime.engine
+    return render_balances(account, engine.account_value(account.id, engine.now_ns()), limit)
 
 
 @endpoint(USER, "/v1/accounts/{account_id}/portfolio-history")
@@ -203,30 +207,37 @@ async def get_portfolio_history(call: Call) -> Any:
     end = query.date("end_date") or runtime.calendar.market_date(runtime.engine.now_ns())
     if end < start:
         raise InvalidRequest("end_date must not be before start_date")
-    segments = [
-        _segment(s.date, s.sod_equity, s.eod_equity)
-        for s in account.history
-        if start <= s.date <= end
-    ]
+    segments = [_segment(s) for s in account.history if start <= s.date <= end]
     sod = account.sod
     if sod is not None and sod.asof is not None and start <= sod.asof <= end:
-        segments.append(_segment(sod.asof, sod.equity, account_equity(account)))
+        value = runtime.engine.account_value(account.id, runtime.engine.now_ns())
+        positions = runtime.state.positions.get(account.id, {}).values()
+        today = DaySegment(
+            date=sod.asof,
+            sod_equity=sod.equity,
+            eod_equity=value.equity,
+            realized_pnl=value.daily_realized_pnl,
+            bought_notional=sum((p.bought_today for p in positions), Decimal(0)),
+            sold_notional=sum((p.sold_today for p in positions), Decimal(0)),
+        )
+        segments.append(_segment(today))
     return {"segments": segments}
 
 
-def _segment(date: dt.date, sod_equity: Decimal, eod_equity: Decimal) -> dict[str, Any]:
-    zero = money(Decimal(0))
+def _segment(segment: DaySegment) -> dict[str, Any]:
+    """One day of history: equity at its start and end, and its P&L split."""
+    day_pnl = segment.eod_equity - segment.sod_equity
     return {
-        "date": date.isoformat(),
-        "sod_equity": money(sod_equity),
-        "eod_equity": money(eod_equity),
-        "realized_pnl": zero,
-        "unrealized_pnl": zero,
-        "day_pnl": zero,
-        "net_pnl": zero,
-        "position_pnl": zero,
-        "bought_notional": zero,
-        "sold_notional": zero,
+        "date": segment.date.isoformat(),
+        "sod_equity": money(segment.sod_equity),
+        "eod_equity": money(segment.eod_equity),
+        "realized_pnl": money(segment.realized_pnl),
+        "unrealized_pnl": money(day_pnl - segment.realized_pnl),
+        "day_pnl": money(day_pnl),
+        "net_pnl": money(day_pnl),
+        "position_pnl": money(day_pnl),
+        "bought_notional": money(segment.bought_notional),
+        "sold_notional": money(segment.sold_notional),
     }
 
 

@@ -238,7 +238,56 @@ async def revoke_api_key(call: Call) -> Any:
     return render_key(key, call.runtime.state.users[key.user_id].name)
 
 
+class _FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
+    reject_next: int | None = None
+    reject_reason: str | None = None
+    ack_delay_ms: int | None = None
+
+
+def _render_faults(faults: Any) -> dict[str, Any]:
+    return {
+        "reject_next": faults.reject_next,
+        "reject_reason": faults.reject_reason,
+        "ack_delay_ms": faults.ack_delay_ms,
+    }
+
+
+@endpoint(ADMIN, "/admin/v1/faults")
+async def get_faults(call: Call) -> Any:
+    """The venue's fault injection in force."""
+    return _render_faults(call.runtime.state.faults)
+
+
+@endpoint(ADMIN, "/admin/v1/faults")
+async def set_faults(call: Call) -> Any:
+    """Reject the next N orders with a reason, and/or delay acknowledgements (fields kept if absent)."""
+    body = decode_body(await call.body(), _FaultsBody)
+    current = call.runtime.state.faults
+    faults = await call.runtime.engine.execute(
+        cmd.SetFaults(
+            reject_next=body.reject_next if body.reject_next is not None else current.reject_next,
+            reject_reason=body.reject_reason
+            if body.reject_reason is not None
+            else current.reject_reason,
+            ack_delay_ms=body.ack_delay_ms
+            if body.ack_delay_ms is not None
+            else current.ack_delay_ms,
+        )
+    )
+    return _render_faults(faults)
+
+
+@endpoint(ADMIN, "/admin/v1/faults")
+async def clear_faults(call: Call) -> Any:
+    """Switch every injected fault off."""
+    faults = await call.runtime.engine.execute(cmd.SetFaults(0, None, 0))
+    return _render_faults(faults)
+
+
 routes = [
+    Route("/admin/v1/faults", get_faults, methods=["GET"]),
+    Route("/admin/v1/faults", set_faults, methods=["POST"]),
+    Route("/admin/v1/faults", clear_faults, methods=["DELETE"]),
     Route("/admin/v1/clock", get_clock, methods=["GET"]),
     Route("/admin/v1/clock", set_clock, methods=["POST"]),
     Route("/admin/v1/clock/advance", advance_clock, methods=["POST"]),

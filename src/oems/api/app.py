@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oems.api import accounts, admin, instruments, market_data, meta, ops
+from oems.api import accounts, admin, instruments, market_data, meta, ops, orders, positions
 from oems.api.wire import error_response, internal_error_response, new_request_id
 from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
 from oems.runtime import Runtime
@@ -63,6 +63,8 @@ def build_app(runtime: Runtime) -> Starlette:
         routes=[
             *meta.routes,
             *accounts.routes,
+            *orders.routes,
+            *positions.routes,
             *instruments.routes,
             *market_data.routes,
             *admin.routes,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from oems.domain.errors import InvalidRequest
+from oems.domain.timefmt import parse_iso
 
 QUERY_PREFIX = "Failed to deserialize query string: "
 
@@ -87,6 +88,25 @@ class Query:
             return dt.date.fromisoformat(value)
         except ValueError:
             raise _query_error(name, f"invalid date '{value}': expected YYYY-MM-DD") from None
+
+    def instant(self, name: str) -> int | None:
+        """An ISO-8601 date-time parameter, as epoch nanoseconds."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_iso(value)
+        except ValueError:
+            raise _query_error(name, f"invalid date-time '{value}': expected ISO 8601") from None
+
+    def choices(self, name: str, allowed: Sequence[str]) -> list[str]:
+        """A comma-separated list whose every item must be one of `allowed`."""
+        values = self.csv(name)
+        for value in values:
+            if value not in allowed:
+                expected = ", ".join(f"`{a}`" for a in allowed)
+                raise _query_error(name, f"unknown variant `{value}`, expected one of {expected}")
+        return values
 
     def choice(self, name: str, allowed: Sequence[str]) -> str | None:
         """A parameter whose value must be one of `allowed`."""

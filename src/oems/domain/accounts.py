@@ -115,6 +115,8 @@ class Account:
     trade_cash: Decimal = Decimal(0)
     settled_cash: Decimal = Decimal(0)
     max_notional: Decimal | None = None
+    open_order_hold: Decimal = Decimal(0)  # buying power held by open orders (money)
+    unsettled: list[tuple[dt.date, Decimal]] = field(default_factory=list)  # (settles on, amount)
     sod: StartOfDay | None = None
     history: list[DaySegment] = field(default_factory=list)
 

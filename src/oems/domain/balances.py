@@ -1,45 +1,193 @@
-"""Balance arithmetic for an account: equity, buying power and the Reg T multipliers.
+"""Balance arithmetic: market values, P&L, Reg T margin requirements and buying power.
 
-Rules (documented in the README): a cash account's buying power is its settled-or-not trade cash
-less what open buy orders hold. A Reg T margin account has 2x its equity overnight and, when its
-equity is at least the $25,000 pattern-day-trader minimum, 4x intraday; below it, 2x intraday too.
-Until positions exist (next issue) equity equals trade cash.
+Rules (the README repeats them):
+
+- Equity = trade cash + long market value + short market value (short values are negative).
+- Cash account: buying power = trade cash less what open buy orders hold; options are paid in
+  full; no short sales.
+- Reg T margin account: initial requirement 50% of each marginable stock position long or short
+  (100% when the security is not marginable), 100% of long option premium; maintenance
+  requirement at the instrument's long/short margin rates (25% / 30% by default). Overnight
+  buying power = 2 x (equity - initial requirement); intraday buying power = 4 x (equity -
+  maintenance requirement) when equity is at least the $25,000 pattern-day-trader minimum,
+  else the overnight figure. During the regular session the reported (and risk-checked) buying
+  power is the intraday one, outside it the overnight one. Open orders that open or add to a
+  position hold their notional (limit price, or the touch for market and stop orders) out of it;
+  an option premium holds twice its notional in a margin account (options are not marginable).
+- Daily P&L of a position = market value now - market value at the previous close + what it was
+  sold for today - what was bought today; the realized part is the average-cost realized P&L
+  of today's closing fills; the rest is the daily unrealized P&L.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from oems.domain.accounts import Account
+from oems.domain.positions import Position
 
+ZERO = Decimal(0)
 PDT_MINIMUM_EQUITY = Decimal(25000)
 OVERNIGHT_MULTIPLIER = Decimal(2)
 INTRADAY_MULTIPLIER = Decimal(4)
+REG_T_INITIAL = Decimal("0.5")
+ONE = Decimal(1)
+OPTION_HOLD_WEIGHT_MARGIN = Decimal(2)
 
 
-def account_equity(account: Account) -> Decimal:
-    """Equity: trade cash plus the market value of positions (none yet)."""
-    return account.trade_cash
+@dataclass(frozen=True, slots=True)
+class MarginRates:
+    """What a position's instrument requires: initial and maintenance rates, long and short."""
+
+    marginable: bool
+    long_maintenance: Decimal
+    short_maintenance: Decimal
+    is_option: bool
 
 
-def overnight_multiplier(account: Account) -> Decimal:
-    """Buying-power multiplier held overnight: 2 for Reg T margin, 1 for cash."""
-    return OVERNIGHT_MULTIPLIER if account.is_margin else Decimal(1)
+Mark = Callable[[Position], Decimal | None]
+RatesOf = Callable[[Position], MarginRates]
 
 
-def intraday_multiplier(account: Account) -> Decimal:
-    """Buying-power multiplier intraday: 4 for Reg T margin at or above the PDT minimum."""
-    if not account.is_margin:
-        return Decimal(1)
-    if account_equity(account) >= PDT_MINIMUM_EQUITY:
-        return INTRADAY_MULTIPLIER
-    return OVERNIGHT_MULTIPLIER
+@dataclass(frozen=True, slots=True)
+class PositionValue:
+    """A position valued at a mark price."""
+
+    price: Decimal | None
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    daily_pnl: Decimal
+    daily_unrealized_pnl: Decimal
+    daily_baseline: Decimal  # |market value at the previous close|, else |cost| (for the percent)
 
 
-def buying_power(account: Account, intraday: bool = False) -> Decimal:
-    """Buying power: cash for cash accounts, excess equity times the Reg T multiplier for margin."""
-    equity = account_equity(account)
-    if not account.is_margin:
-        return max(account.trade_cash, Decimal(0))
-    multiplier = intraday_multiplier(account) if intraday else overnight_multiplier(account)
-    return max(equity, Decimal(0)) * multiplier
+def value_position(position: Position, mark: Decimal | None) -> PositionValue:
+    """Market value and P&L of a position at `mark` (falls back to its average cost)."""
+    price = mark if mark is not None else position.avg_price
+    qty_value = position.quantity * position.multiplier
+    market_value = qty_value * price if price is not None else position.cost
+    if position.sod_price is not None:
+        sod_value = position.sod_quantity * position.multiplier * position.sod_price
+    elif position.sod_quantity:
+        sod_value = position.cost  # no close known: the day starts from cost
+    else:
+        sod_value = ZERO  # opened today: the day's baseline is what the fills paid
+    daily = market_value - sod_value + position.sold_today - position.bought_today
+    baseline = abs(sod_value) or abs(position.bought_today) or abs(position.cost)
+    return PositionValue(
+        price=price,
+        market_value=market_value,
+        unrealized_pnl=market_value - position.cost,
+        daily_pnl=daily,
+        daily_unrealized_pnl=daily - position.realized_today,
+        daily_baseline=baseline,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountValue:
+    """Everything the balances endpoint reports, computed at one instant."""
+
+    long_market_value: Decimal
+    short_market_value: Decimal
+    equity: Decimal
+    unrealized_pnl: Decimal
+    daily_pnl: Decimal
+    daily_realized_pnl: Decimal
+    daily_unrealized_pnl: Decimal
+    initial_requirement: Decimal
+    maintenance_requirement: Decimal
+    overnight_buying_power: Decimal
+    intraday_buying_power: Decimal
+    intraday_multiplier: Decimal
+    overnight_multiplier: Decimal
+    open_order_hold: Decimal
+    regular_session: bool
+    contributions: tuple[tuple[Position, Decimal], ...]  # (position, initial requirement)
+
+    @property
+    def buying_power(self) -> Decimal:
+        """What new orders may use now: the session's buying power less open-order holds."""
+        raw = self.intraday_buying_power if self.regular_session else self.overnight_buying_power
+        return max(raw - self.open_order_hold, ZERO)
+
+    @property
+    def multiplier(self) -> Decimal:
+        """The multiplier behind `buying_power` now."""
+        return self.intraday_multiplier if self.regular_session else self.overnight_multiplier
+
+
+def requirements(
+    position: Position, value: PositionValue, rates: MarginRates, margin: bool
+) -> tuple[Decimal, Decimal]:
+    """(initial, maintenance) requirement of one position."""
+    exposure = abs(value.market_value)
+    if rates.is_option or not margin or not rates.marginable:
+        return exposure, exposure
+    maintenance_rate = rates.long_maintenance if position.quantity > 0 else rates.short_maintenance
+    return exposure * REG_T_INITIAL, exposure * maintenance_rate
+
+
+def value_account(
+    account: Account,
+    positions: Iterable[Position],
+    mark: Mark,
+    rates_of: RatesOf,
+    regular_session: bool,
+) -> AccountValue:
+    """Value an account: positions at their marks, requirements, buying power."""
+    long_mv = short_mv = unrealized = daily = realized = initial = maintenance = ZERO
+    contributions: list[tuple[Position, Decimal]] = []
+    for position in positions:
+        value = value_position(position, mark(position))
+        if value.market_value >= 0:
+            long_mv += value.market_value
+        else:
+            short_mv += value.market_value
+        unrealized += value.unrealized_pnl
+        daily += value.daily_pnl
+        realized += position.realized_today
+        if position.quantity:
+            init, maint = requirements(position, value, rates_of(position), account.is_margin)
+            initial += init
+            maintenance += maint
+            contributions.append((position, init))
+    equity = account.trade_cash + long_mv + short_mv
+    if account.is_margin:
+        overnight_m = OVERNIGHT_MULTIPLIER
+        intraday_m = INTRADAY_MULTIPLIER if equity >= PDT_MINIMUM_EQUITY else OVERNIGHT_MULTIPLIER
+        overnight_bp = max(equity - initial, ZERO) * overnight_m
+        intraday_bp = (
+            max(equity - maintenance, ZERO) * intraday_m
+            if intraday_m == INTRADAY_MULTIPLIER
+            else overnight_bp
+        )
+    else:
+        overnight_m = intraday_m = ONE
+        overnight_bp = intraday_bp = max(account.trade_cash, ZERO)
+    contributions.sort(key=lambda item: item[1], reverse=True)
+    return AccountValue(
+        long_market_value=long_mv,
+        short_market_value=short_mv,
+        equity=equity,
+        unrealized_pnl=unrealized,
+        daily_pnl=daily,
+        daily_realized_pnl=realized,
+        daily_unrealized_pnl=daily - realized,
+        initial_requirement=initial,
+        maintenance_requirement=maintenance,
+        overnight_buying_power=overnight_bp,
+        intraday_buying_power=intraday_bp,
+        intraday_multiplier=intraday_m,
+        overnight_multiplier=overnight_m,
+        open_order_hold=account.open_order_hold,
+        regular_session=regular_session,
+        contributions=tuple(contributions),
+    )
+
+
+def hold_weight(is_option: bool, margin: bool) -> Decimal:
+    """How many dollars of buying power one dollar of an order's notional holds."""
+    return OPTION_HOLD_WEIGHT_MARGIN if is_option and margin else ONE

@@ -35,3 +35,10 @@ def plain(value: Decimal) -> str:
 def fixed(value: Decimal, places: int) -> str:
     """Render with exactly `places` decimals, rounding half-even (`fixed(x, 4)` -> `"2.2780"`)."""
     return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+
+
+def price(value: Decimal) -> str:
+    """Render a price with at least two decimals, more when its tick needs them (`"180.00"`)."""
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return fixed(value, places)

@@ -81,6 +81,118 @@ class QuoteReleased(Event, frozen=True):
 
 class TradingDayStarted(Event, frozen=True):
     date: dt.date
+    closes: dict[str, Decimal] = {}  # instrument id -> previous close, for every open position
+
+
+class OrderAccepted(Event, frozen=True):
+    """An order passed validation and risk: it exists, in PENDING_NEW."""
+
+    order_id: uuid.UUID
+    account_id: int
+    client_order_id: str | None
+    instrument_id: uuid.UUID
+    symbol: str
+    instrument_type: str
+    underlying_instrument_id: uuid.UUID | None
+    multiplier: Decimal
+    venue: str
+    side: str
+    order_type: str
+    time_in_force: str
+    quantity: Decimal
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_offset_type: str | None = None
+    limit_offset: Decimal | None = None
+    expires_ns: int | None = None
+    extended_hours: bool | None = None
+    closes_position: bool = False
+    hold_per_unit: Decimal = Decimal(0)
+    venue_due_ns: int | None = None
+    releases_ns: int | None = None
+    expiry_ns: int | None = None
+    auction_ns: int | None = None
+
+
+class OrderAcknowledged(Event, frozen=True):
+    """The venue took the order (NEW); `queue_state` says whether it waits for its session."""
+
+    order_id: uuid.UUID
+    queue_state: str | None = None
+
+
+class OrderReleased(Event, frozen=True):
+    """An order that waited for its session is now working."""
+
+    order_id: uuid.UUID
+
+
+class OrderTriggered(Event, frozen=True):
+    """A stop or trailing stop reached its trigger; it now works as a market or limit order."""
+
+    order_id: uuid.UUID
+    price: Decimal
+
+
+class TrailingMoved(Event, frozen=True):
+    """A trailing order's watermark moved, and its stop (and limit) with it."""
+
+    order_id: uuid.UUID
+    watermark_px: Decimal
+    stop_px: Decimal
+    limit_px: Decimal | None = None
+
+
+class OrderFilled(Event, frozen=True):
+    """One execution: quantity at price, cash settling on `settles_on`."""
+
+    order_id: uuid.UUID
+    execution_id: uuid.UUID
+    quantity: Decimal
+    price: Decimal
+    venue: str
+    settles_on: dt.date
+
+
+class OrderCancelRequested(Event, frozen=True):
+    order_id: uuid.UUID
+    venue_due_ns: int
+
+
+class OrderCanceled(Event, frozen=True):
+    order_id: uuid.UUID
+    reason: str
+
+
+class OrderReplaceRequested(Event, frozen=True):
+    """A replace in flight; `changes` maps field names to their new values (wire strings)."""
+
+    order_id: uuid.UUID
+    venue_due_ns: int
+    changes: dict[str, str | None]
+
+
+class OrderReplaced(Event, frozen=True):
+    order_id: uuid.UUID
+
+
+class OrderExpired(Event, frozen=True):
+    order_id: uuid.UUID
+    reason: str
+
+
+class OrderRejected(Event, frozen=True):
+    order_id: uuid.UUID
+    reason: str
+
+
+class FaultsSet(Event, frozen=True):
+    """Fault injection for the venue simulator, set through the admin surface."""
+
+    reject_next: int = 0
+    reject_reason: str | None = None
+    ack_delay_ms: int = 0
 
 
 AnyEvent = (
@@ -94,6 +206,19 @@ AnyEvent = (
     | QuotePinned
     | QuoteReleased
     | TradingDayStarted
+    | OrderAccepted
+    | OrderAcknowledged
+    | OrderReleased
+    | OrderTriggered
+    | TrailingMoved
+    | OrderFilled
+    | OrderCancelRequested
+    | OrderCanceled
+    | OrderReplaceRequested
+    | OrderReplaced
+    | OrderExpired
+    | OrderRejected
+    | FaultsSet
 )
 
 _encoder = msgspec.msgpack.Encoder()

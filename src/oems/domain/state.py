@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from oems.domain import events as ev
+from oems.domain import orders as o
 from oems.domain.accounts import (
     Account,
     AccountHolder,
@@ -18,7 +19,8 @@ from oems.domain.accounts import (
     StartOfDay,
     User,
 )
-from oems.domain.balances import account_equity, buying_power
+from oems.domain.orders import Order
+from oems.domain.positions import Execution, Position
 
 FIRST_ACCOUNT_ID = 100001
 
@@ -46,6 +48,13 @@ class TradingState:
     keys_by_digest: dict[bytes, ApiKey] = field(default_factory=dict)
     clock_setting: ev.ClockSet | None = None
     pinned_quotes: dict[str, PinnedQuote] = field(default_factory=dict)
+    orders: dict[uuid.UUID, Order] = field(default_factory=dict)
+    orders_by_account: dict[int, list[Order]] = field(default_factory=dict)  # creation order
+    open_orders: dict[int, dict[uuid.UUID, Order]] = field(default_factory=dict)
+    client_order_ids: dict[tuple[int, str], Order] = field(default_factory=dict)
+    executions: dict[int, list[Execution]] = field(default_factory=dict)  # time order
+    positions: dict[int, dict[uuid.UUID, Position]] = field(default_factory=dict)
+    faults: ev.FaultsSet = field(default_factory=lambda: ev.FaultsSet(ts_ns=0))
     trading_day: Any = None  # dt.date of the last TradingDayStarted
     last_event_ns: int = 0
     events_applied: int = 0
@@ -111,16 +120,23 @@ def _account_opened(state: TradingState, e: ev.AccountOpened) -> None:
         trade_cash=e.cash,
         settled_cash=e.cash,
     )
-    account.sod = _start_of_day(account, state.trading_day)
+    account.sod = _start_of_day(account, state.trading_day, [])
     state.accounts[e.account_id] = account
 
 
-def _start_of_day(account: Account, date: Any) -> StartOfDay:
+def _start_of_day(account: Account, date: Any, market_values: list[Decimal]) -> StartOfDay:
+    """The start-of-day snapshot: cash plus positions valued at the previous close."""
+    long_mv = sum((v for v in market_values if v > 0), Decimal(0))
+    short_mv = sum((v for v in market_values if v < 0), Decimal(0))
+    equity = account.trade_cash + long_mv + short_mv
+    power = equity * 2 if account.is_margin else account.trade_cash
     return StartOfDay(
         asof=date,
-        equity=account_equity(account),
-        buying_power=buying_power(account),
+        equity=equity,
+        buying_power=max(power, Decimal(0)),
         trade_cash=account.trade_cash,
+        long_market_value=long_mv,
+        short_market_value=short_mv,
     )
 
 
@@ -169,13 +185,256 @@ def _quote_released(state: TradingState, e: ev.QuoteReleased) -> None:
 
 def _trading_day_started(state: TradingState, e: ev.TradingDayStarted) -> None:
     for account in state.accounts.values():
-        equity = account_equity(account)
+        book = state.positions.get(account.id, {})
         if account.sod is not None and account.sod.asof is not None:
             account.history.append(
-                DaySegment(date=account.sod.asof, sod_equity=account.sod.equity, eod_equity=equity)
+                DaySegment(
+                    date=account.sod.asof,
+                    sod_equity=account.sod.equity,
+                    eod_equity=account.trade_cash
+                    + sum(
+                        (
+                            p.quantity * p.multiplier * e.closes[str(p.instrument_id)]
+                            for p in book.values()
+                            if p.quantity and str(p.instrument_id) in e.closes
+                        ),
+                        Decimal(0),
+                    ),
+                    realized_pnl=sum((p.realized_today for p in book.values()), Decimal(0)),
+                    bought_notional=sum((p.bought_today for p in book.values()), Decimal(0)),
+                    sold_notional=sum((p.sold_today for p in book.values()), Decimal(0)),
+                )
             )
-        account.sod = _start_of_day(account, e.date)
+        _settle(account, e.date)
+        for instrument_id in [i for i, p in book.items() if not p.quantity]:
+            del book[instrument_id]
+        values = []
+        for position in book.values():
+            close = e.closes.get(str(position.instrument_id))
+            position.start_day(e.date, close)
+            price = close if close is not None else position.avg_price or Decimal(0)
+            values.append(position.quantity * position.multiplier * price)
+        account.sod = _start_of_day(account, e.date, values)
     state.trading_day = e.date
+
+
+def _settle(account: Account, date: Any) -> None:
+    """Move every cash movement that settles on or before `date` into settled cash."""
+    if not account.unsettled:
+        return
+    keep = []
+    for settles_on, amount in account.unsettled:
+        if settles_on <= date:
+            account.settled_cash += amount
+        else:
+            keep.append((settles_on, amount))
+    account.unsettled = keep
+
+
+# ---- orders --------------------------------------------------------------------------------
+
+
+def _change_hold(state: TradingState, order: Order, quantity: Decimal) -> None:
+    """Take (positive) or release (negative) what `quantity` of the order holds."""
+    if order.closes_position:
+        position = state.positions[order.account_id].get(order.instrument_id)
+        if position is not None:
+            position.held = max(position.held + quantity, Decimal(0))
+    elif order.hold_per_unit:
+        account = state.accounts[order.account_id]
+        account.open_order_hold = max(
+            account.open_order_hold + quantity * order.hold_per_unit, Decimal(0)
+        )
+
+
+def _move(state: TradingState, order: Order, happening: str, ts_ns: int) -> None:
+    """Change the order's status through the transition table; a finished order leaves the book."""
+    was_open = order.is_open
+    leaves = order.quantity - order.filled_quantity
+    order.status = o.next_status(order.status, happening)
+    order.updated_ns = ts_ns
+    if was_open and not order.is_open:
+        _change_hold(state, order, -leaves)
+        order.venue_due_ns = None
+        order.pending_replace = None
+        state.open_orders[order.account_id].pop(order.id, None)
+
+
+def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
+    order = Order(
+        id=e.order_id,
+        account_id=e.account_id,
+        client_order_id=e.client_order_id,
+        instrument_id=e.instrument_id,
+        symbol=e.symbol,
+        instrument_type=e.instrument_type,
+        underlying_instrument_id=e.underlying_instrument_id,
+        multiplier=e.multiplier,
+        venue=e.venue,
+        side=e.side,
+        order_type=e.order_type,
+        time_in_force=e.time_in_force,
+        quantity=e.quantity,
+        created_ns=e.ts_ns,
+        updated_ns=e.ts_ns,
+        limit_price=e.limit_price,
+        stop_price=e.stop_price,
+        trailing_offset=e.trailing_offset,
+        trailing_offset_type=e.trailing_offset_type,
+        limit_offset=e.limit_offset,
+        expires_ns=e.expires_ns,
+        extended_hours=e.extended_hours,
+        closes_position=e.closes_position,
+        hold_per_unit=e.hold_per_unit,
+        venue_due_ns=e.venue_due_ns,
+        releases_ns=e.releases_ns,
+        expiry_ns=e.expiry_ns,
+        auction_ns=e.auction_ns,
+    )
+    state.orders[order.id] = order
+    state.orders_by_account.setdefault(order.account_id, []).append(order)
+    state.open_orders.setdefault(order.account_id, {})[order.id] = order
+    if order.client_order_id is not None:
+        state.client_order_ids[(order.account_id, order.client_order_id)] = order
+    if order.closes_position:
+        _position(state, order)
+    _change_hold(state, order, order.quantity)
+
+
+def _position(state: TradingState, order: Order) -> Position:
+    book = state.positions.setdefault(order.account_id, {})
+    position = book.get(order.instrument_id)
+    if position is None:
+        position = Position(
+            account_id=order.account_id,
+            instrument_id=order.instrument_id,
+            symbol=order.symbol,
+            instrument_type=order.instrument_type,
+            multiplier=order.multiplier,
+        )
+        book[order.instrument_id] = position
+    return position
+
+
+def _order_acknowledged(state: TradingState, e: ev.OrderAcknowledged) -> None:
+    order = state.orders[e.order_id]
+    _move(state, order, o.ACK, e.ts_ns)
+    order.venue_due_ns = None
+    order.queue_state = e.queue_state
+
+
+def _order_released(state: TradingState, e: ev.OrderReleased) -> None:
+    order = state.orders[e.order_id]
+    order.queue_state = o.RELEASED
+    order.releases_ns = None
+    order.updated_ns = e.ts_ns
+
+
+def _order_triggered(state: TradingState, e: ev.OrderTriggered) -> None:
+    order = state.orders[e.order_id]
+    order.triggered = True
+    order.updated_ns = e.ts_ns
+    order.details.append(f"Triggered at {e.price}")
+
+
+def _trailing_moved(state: TradingState, e: ev.TrailingMoved) -> None:
+    order = state.orders[e.order_id]
+    order.trailing_watermark_px = e.watermark_px
+    order.trailing_watermark_ns = e.ts_ns
+    order.trailing_stop_px = e.stop_px
+    order.trailing_limit_px = e.limit_px
+
+
+def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
+    order = state.orders[e.order_id]
+    account = state.accounts[order.account_id]
+    order.filled_quantity += e.quantity
+    order.filled_notional += e.quantity * e.price
+    _change_hold(state, order, -e.quantity)
+    done = order.filled_quantity >= order.quantity
+    _move(state, order, o.FILL_ALL if done else o.FILL_PART, e.ts_ns)
+    signed = e.quantity if order.is_buy else -e.quantity
+    _position(state, order).apply_fill(signed, e.price)
+    amount = -signed * e.price * order.multiplier
+    account.trade_cash += amount
+    account.unsettled.append((e.settles_on, amount))
+    state.executions.setdefault(order.account_id, []).append(
+        Execution(
+            id=e.execution_id,
+            order_id=order.id,
+            account_id=order.account_id,
+            instrument_id=order.instrument_id,
+            symbol=order.symbol,
+            underlying_instrument_id=order.underlying_instrument_id,
+            side=order.side,
+            quantity=e.quantity,
+            price=e.price,
+            venue=e.venue,
+            ts_ns=e.ts_ns,
+        )
+    )
+
+
+def _order_cancel_requested(state: TradingState, e: ev.OrderCancelRequested) -> None:
+    order = state.orders[e.order_id]
+    _move(state, order, o.CANCEL_REQUEST, e.ts_ns)
+    order.venue_due_ns = e.venue_due_ns
+    order.pending_replace = None
+
+
+def _order_canceled(state: TradingState, e: ev.OrderCanceled) -> None:
+    order = state.orders[e.order_id]
+    _move(state, order, o.CANCEL, e.ts_ns)
+    order.details.append(e.reason)
+
+
+def _order_replace_requested(state: TradingState, e: ev.OrderReplaceRequested) -> None:
+    order = state.orders[e.order_id]
+    _move(state, order, o.REPLACE_REQUEST, e.ts_ns)
+    order.venue_due_ns = e.venue_due_ns
+    order.pending_replace = dict(e.changes)
+
+
+_REPLACEABLE_PRICES = ("limit_price", "stop_price", "trailing_offset", "limit_offset")
+
+
+def _order_replaced(state: TradingState, e: ev.OrderReplaced) -> None:
+    order = state.orders[e.order_id]
+    changes = order.pending_replace or {}
+    _change_hold(state, order, -(order.quantity - order.filled_quantity))
+    for name in _REPLACEABLE_PRICES:
+        if changes.get(name) is not None:
+            setattr(order, name, Decimal(str(changes[name])))
+    if changes.get("trailing_offset_type") is not None:
+        order.trailing_offset_type = str(changes["trailing_offset_type"])
+    if changes.get("quantity") is not None:
+        order.quantity = Decimal(str(changes["quantity"]))
+    if changes.get("hold_per_unit") is not None:
+        order.hold_per_unit = Decimal(str(changes["hold_per_unit"]))
+    _change_hold(state, order, order.quantity - order.filled_quantity)
+    order.pending_replace = None
+    order.venue_due_ns = None
+    partial = bool(order.filled_quantity)
+    if order.filled_quantity >= order.quantity:
+        _move(state, order, o.FILL_ALL, e.ts_ns)
+    else:
+        _move(state, order, o.REPLACE_DONE_PARTIAL if partial else o.REPLACE_DONE, e.ts_ns)
+
+
+def _order_expired(state: TradingState, e: ev.OrderExpired) -> None:
+    order = state.orders[e.order_id]
+    _move(state, order, o.EXPIRE, e.ts_ns)
+    order.details.append(e.reason)
+
+
+def _order_rejected(state: TradingState, e: ev.OrderRejected) -> None:
+    order = state.orders[e.order_id]
+    _move(state, order, o.REJECT, e.ts_ns)
+    order.details.append(e.reason)
+
+
+def _faults_set(state: TradingState, e: ev.FaultsSet) -> None:
+    state.faults = e
 
 
 _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
@@ -189,4 +448,17 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.QuotePinned: _quote_pinned,
     ev.QuoteReleased: _quote_released,
     ev.TradingDayStarted: _trading_day_started,
+    ev.OrderAccepted: _order_accepted,
+    ev.OrderAcknowledged: _order_acknowledged,
+    ev.OrderReleased: _order_released,
+    ev.OrderTriggered: _order_triggered,
+    ev.TrailingMoved: _trailing_moved,
+    ev.OrderFilled: _order_filled,
+    ev.OrderCancelRequested: _order_cancel_requested,
+    ev.OrderCanceled: _order_canceled,
+    ev.OrderReplaceRequested: _order_replace_requested,
+    ev.OrderReplaced: _order_replaced,
+    ev.OrderExpired: _order_expired,
+    ev.OrderRejected: _order_rejected,
+    ev.FaultsSet: _faults_set,
 }

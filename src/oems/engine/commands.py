@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from oems.domain.orders import OrderRequest
+
 
 @dataclass(frozen=True, slots=True)
 class OpenAccount:
@@ -73,7 +75,51 @@ class ReleaseQuote:
 
 @dataclass(frozen=True, slots=True)
 class RunDue:
-    """Run every timer due up to the clock's current instant (sent by the ticker)."""
+    """Run every timer due up to the clock's current instant, then evaluate working orders."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrders:
+    """Accept all the orders or none (atomic batch)."""
+
+    account_id: int
+    orders: tuple[OrderRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    account_id: int
+    order_id: uuid.UUID
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_offset_type: str | None = None
+    limit_offset: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrders:
+    """Request the cancellation of these open orders of the account."""
+
+    account_id: int
+    order_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePositions:
+    """Close every position of the account, or the one in `instrument_id`, with market orders."""
+
+    account_id: int
+    instrument_id: uuid.UUID | None
+    cancel_orders: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetFaults:
+    reject_next: int
+    reject_reason: str | None
+    ack_delay_ms: int
 
 
 Command = (
@@ -87,4 +133,9 @@ Command = (
     | PinQuote
     | ReleaseQuote
     | RunDue
+    | SubmitOrders
+    | ReplaceOrder
+    | CancelOrders
+    | ClosePositions
+    | SetFaults
 )

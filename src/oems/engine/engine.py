@@ -6,21 +6,33 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from oems.domain import events as ev
 from oems.domain.accounts import ACCOUNT_SUBTYPES, MAX_OPTIONS_LEVEL, Account, ApiKey
+from oems.domain.balances import AccountValue, MarginRates, value_account
 from oems.domain.errors import Conflict, InvalidRequest, NotFound, OemsError
 from oems.domain.ids import IdGenerator
+from oems.domain.instruments import Instrument
+from oems.domain.orders import Order
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
-from oems.market.calendar import TradingCalendar
+from oems.engine import trading
+from oems.engine.trading import SelfMatchIndex
+from oems.engine.venue import Venue, VenueSettings
+from oems.market.calendar import REGULAR, TradingCalendar
 from oems.market.clock import SIMULATED, WALL, Clock
+from oems.market.instrument_master import InstrumentMaster
+from oems.market.quotes import MarketData, Quote, spot_price
 from oems.store.journal import Journal
 
 log = logging.getLogger("oems.engine")
 MAX_BATCH = 512
+DEFAULT_SAMPLE_NS = 60_000_000_000  # a moved simulated clock samples quotes once a minute
+_SCHEDULING_EVENTS = (ev.OrderAccepted, ev.OrderCancelRequested, ev.OrderReplaceRequested)
 
 
 class Engine:
@@ -34,6 +46,8 @@ class Engine:
         calendar: TradingCalendar,
         seed: int = 0,
         on_commit: Callable[[int, float], None] | None = None,
+        venue: VenueSettings | None = None,
+        sample_ns: int = DEFAULT_SAMPLE_NS,
     ) -> None:
         self.state = state
         self.journal = journal
@@ -41,9 +55,15 @@ class Engine:
         self.calendar = calendar
         self.ids = IdGenerator(seed)
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
+        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._pending: list[ev.Event] = []
+        self._attached = False
+        self.instruments: InstrumentMaster = None  # type: ignore[assignment]  # attach_market
+        self.market: MarketData = None  # type: ignore[assignment]
+        self.venue = Venue(self, venue or VenueSettings())
+        self.self_match = SelfMatchIndex()
+        self.sample_ns = sample_ns
         self._handlers: dict[type, Callable[[Any], Any]] = {
             cmd.OpenAccount: self._open_account,
             cmd.AdjustCash: self._adjust_cash,
@@ -55,6 +75,11 @@ class Engine:
             cmd.PinQuote: self._pin_quote,
             cmd.ReleaseQuote: self._release_quote,
             cmd.RunDue: self._run_due_now,
+            cmd.SubmitOrders: lambda c: trading.submit_orders(self, c),
+            cmd.ReplaceOrder: lambda c: trading.replace_order(self, c),
+            cmd.CancelOrders: lambda c: trading.cancel_orders(self, c),
+            cmd.ClosePositions: lambda c: trading.close_positions(self, c),
+            cmd.SetFaults: lambda c: trading.set_faults(self, c),
         }
 
     # ---- recovery -------------------------------------------------------------------------
@@ -93,7 +118,7 @@ class Engine:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            outcomes: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
+            outcomes: list[tuple[asyncio.Future[Any] | None, BaseException | None, Any]] = []
             for command, future in batch:
                 try:
                     result = self._handle(command)
@@ -114,16 +139,24 @@ class Engine:
                     # State already holds events the disk refused: stopping is the only safe move.
                     log.critical("journal append failed; stopping the engine", exc_info=True)
                     for future, _, _ in outcomes:
-                        if not future.done():
+                        if future is not None and not future.done():
                             future.set_exception(RuntimeError("journal unavailable"))
                     raise
             for future, error, result in outcomes:
-                if future.done():
+                if future is None or future.done():
                     continue
                 if error is not None:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
+            if self._queue.empty() and self.work_due():
+                # The venue answers at once when its latency is zero: run it as the next batch.
+                self._queue.put_nowait((cmd.RunDue(), None))
+
+    def work_due(self) -> bool:
+        """True when a timer is due now (the ticker and the writer loop use it)."""
+        due = self.next_due_ns()
+        return due is not None and due <= self.now_ns()
 
     def close(self) -> None:
         """Release the journal writer thread."""
@@ -141,7 +174,8 @@ class Engine:
                 log.critical("command %s failed after emitting events", type(command).__name__)
             raise
 
-    def _emit(self, event: ev.Event) -> None:
+    def emit(self, event: ev.Event) -> None:
+        """Record an event of the command being handled: applied now, journaled with its batch."""
         self._pending.append(event)
         self._apply(event)
 
@@ -149,6 +183,82 @@ class Engine:
         self.state.apply(event)
         if isinstance(event, ev.ClockSet):
             self.clock.set(event.mode, event.now_ns, event.speed)
+        elif self._attached:
+            order_id = getattr(event, "order_id", None)
+            if order_id is not None:
+                order = self.state.orders[order_id]
+                self.self_match.update(order)
+                if isinstance(event, _SCHEDULING_EVENTS):
+                    self.venue.schedule(order)
+
+    # ---- market access (after `attach_market`) ---------------------------------------------
+
+    def attach_market(self, instruments: InstrumentMaster, market: MarketData) -> None:
+        """Give the engine its instruments and quotes, and rebuild books and indexes from state."""
+        self.instruments = instruments
+        self.market = market
+        self._attached = True
+        self.self_match = SelfMatchIndex()
+        for order in self.state.orders.values():
+            if order.is_open:
+                self.self_match.update(order)
+        self.venue.rebuild()
+
+    def market_quote(self, instrument: Instrument, now_ns: int) -> Quote | None:
+        """The quote in force for `instrument` at `now_ns`."""
+        return self.market.quote(instrument, now_ns)
+
+    def mark_price(self, instrument_id: uuid.UUID, now_ns: int) -> Decimal | None:
+        """The price positions in `instrument_id` are valued at: the quote's midpoint or last sale."""
+        instrument = self.instruments.get(instrument_id)
+        if instrument is None:
+            return None
+        return spot_price(self.market.quote(instrument, now_ns))
+
+    def margin_rates(self, instrument_id: uuid.UUID) -> MarginRates:
+        """The margin rates of an instrument (defaults for one the master no longer lists)."""
+        instrument = self.instruments.get(instrument_id)
+        if instrument is None:
+            return MarginRates(False, Decimal(1), Decimal(1), False)
+        return MarginRates(
+            marginable=instrument.is_marginable,
+            long_maintenance=instrument.long_margin_rate or Decimal(1),
+            short_maintenance=instrument.short_margin_rate or Decimal(1),
+            is_option=instrument.is_option,
+        )
+
+    def account_value(self, account_id: int, now_ns: int) -> AccountValue:
+        """The account's balances valued at current marks."""
+        account = self.state.accounts[account_id]
+        positions = self.state.positions.get(account_id, {}).values()
+        return value_account(
+            account,
+            positions,
+            lambda p: self.mark_price(p.instrument_id, now_ns),
+            lambda p: self.margin_rates(p.instrument_id),
+            self.calendar.session_at(now_ns) == REGULAR,
+        )
+
+    def settlement_date(self, now_ns: int) -> dt.date:
+        """T+1: the trading day after the trade date."""
+        return self.calendar.next_trading_day(self.calendar.market_date(now_ns))
+
+    def latency_ns(self) -> int:
+        """How long the venue takes to answer a cancel or replace."""
+        return self.venue.settings.latency_ns
+
+    def ack_latency_ns(self) -> int:
+        """How long the venue takes to acknowledge a new order (latency plus injected delay)."""
+        return self.venue.settings.latency_ns + self.state.faults.ack_delay_ms * 1_000_000
+
+    def open_order(self, account_id: int, order_id: uuid.UUID, verb: str) -> Order:
+        """The account's order, open; 404 when unknown, 400 when it is already done."""
+        order = self.state.orders.get(order_id)
+        if order is None or order.account_id != account_id:
+            raise NotFound(f"Order {order_id} not found")
+        if not order.is_open:
+            raise InvalidRequest(f"Order {order_id} is {order.status} and can no longer be {verb}")
+        return order
 
     def now_ns(self) -> int:
         """The market clock's instant, never earlier than the last journaled event."""
@@ -166,7 +276,7 @@ class Engine:
         if user is not None:
             return user.id
         user_id = self.state.next_user_id()
-        self._emit(ev.UserCreated(ts_ns=self.now_ns(), user_id=user_id, name=name))
+        self.emit(ev.UserCreated(ts_ns=self.now_ns(), user_id=user_id, name=name))
         return user_id
 
     # ---- command handlers -----------------------------------------------------------------
@@ -185,7 +295,7 @@ class Engine:
         now = self.now_ns()
         owner_id = self._user_id(c.owner)
         account_id = self.state.next_account_id()
-        self._emit(
+        self.emit(
             ev.AccountOpened(
                 ts_ns=now,
                 account_id=account_id,
@@ -196,12 +306,9 @@ class Engine:
                 options_level=c.options_level,
                 open_date=self.calendar.market_date(now),
                 holder_entity_id=900000000 + owner_id,
+                cash=c.cash,
             )
         )
-        if c.cash:
-            self._emit(
-                ev.CashAdjusted(ts_ns=now, account_id=account_id, amount=c.cash, memo="initial")
-            )
         return self.state.accounts[account_id]
 
     def _adjust_cash(self, c: cmd.AdjustCash) -> Account:
@@ -212,7 +319,7 @@ class Engine:
             raise InvalidRequest(
                 f"Withdrawal of {-c.amount} exceeds available cash {min(account.settled_cash, account.trade_cash)}"
             )
-        self._emit(
+        self.emit(
             ev.CashAdjusted(
                 ts_ns=self.now_ns(), account_id=account.id, amount=c.amount, memo=c.memo
             )
@@ -223,7 +330,7 @@ class Engine:
         account = self.account(c.account_id)
         if c.max_notional is not None and c.max_notional <= 0:
             raise InvalidRequest("max_notional must be greater than zero")
-        self._emit(
+        self.emit(
             ev.RiskSettingsChanged(
                 ts_ns=self.now_ns(), account_id=account.id, max_notional=c.max_notional
             )
@@ -244,7 +351,7 @@ class Engine:
             raise InvalidRequest("expires_at must be in the future")
         user_id = self._user_id(c.user)
         key_id = self.ids.uuid7(now)
-        self._emit(
+        self.emit(
             ev.ApiKeyIssued(
                 ts_ns=now,
                 key_id=key_id,
@@ -262,7 +369,7 @@ class Engine:
         if key is None:
             raise NotFound(f"API key {c.key_id} not found")
         if not key.revoked:
-            self._emit(ev.ApiKeyRevoked(ts_ns=self.now_ns(), key_id=key.id))
+            self.emit(ev.ApiKeyRevoked(ts_ns=self.now_ns(), key_id=key.id))
         return key
 
     def _set_clock(self, c: cmd.SetClock) -> None:
@@ -274,7 +381,7 @@ class Engine:
         target = c.now_ns if c.now_ns is not None else now
         if c.mode == SIMULATED and target < self.state.last_event_ns:
             raise InvalidRequest("the clock cannot move before the last recorded event")
-        self._emit(
+        self.emit(
             ev.ClockSet(
                 ts_ns=max(target, self.state.last_event_ns),
                 mode=c.mode,
@@ -291,7 +398,7 @@ class Engine:
         if c.to_ns < now:
             raise InvalidRequest("the clock only moves forward")
         self._run_due(c.to_ns)
-        self._emit(
+        self.emit(
             ev.ClockSet(ts_ns=c.to_ns, mode=SIMULATED, now_ns=c.to_ns, speed=self.clock.speed)
         )
 
@@ -303,7 +410,7 @@ class Engine:
                 raise InvalidRequest(f"{name} must be greater than zero")
         if c.bid_size < 0 or c.ask_size < 0:
             raise InvalidRequest("sizes must not be negative")
-        self._emit(
+        self.emit(
             ev.QuotePinned(
                 ts_ns=self.now_ns(),
                 symbol=c.symbol,
@@ -314,11 +421,13 @@ class Engine:
                 last=c.last,
             )
         )
+        if self._attached:
+            self.venue.evaluate_all(self.now_ns())
 
     def _release_quote(self, c: cmd.ReleaseQuote) -> None:
         if c.symbol not in self.state.pinned_quotes:
             raise NotFound(f"No quote is pinned for {c.symbol}")
-        self._emit(ev.QuoteReleased(ts_ns=self.now_ns(), symbol=c.symbol))
+        self.emit(ev.QuoteReleased(ts_ns=self.now_ns(), symbol=c.symbol))
 
     def _run_due_now(self, c: cmd.RunDue) -> None:
         self._run_due(self.now_ns())
@@ -326,26 +435,76 @@ class Engine:
     # ---- timers ------------------------------------------------------------------------
 
     def next_due_ns(self) -> int | None:
-        """The instant of the next scheduled engine action (a trading day's start)."""
+        """The instant of the next scheduled engine action: a day start or a venue timer."""
         day = self.state.trading_day
         if day is None:
             return None
-        return self.calendar.day_start_ns(self.calendar.next_trading_day(day))
+        due = self.calendar.day_start_ns(self.calendar.next_trading_day(day))
+        timer = self.venue.next_timer_ns() if self._attached else None
+        if timer is not None:
+            due = min(due, timer)
+        return due
 
     def _run_due(self, until_ns: int) -> None:
-        """Run, in time order, everything scheduled up to `until_ns`, stamping each at its instant."""
+        """Run, in time order, everything scheduled up to `until_ns`, stamping each at its instant.
+
+        While working orders exist the venue also samples quotes every `sample_ns` on the way, so
+        a clock moved by hours sees the market move in between.
+        """
         if self.state.trading_day is None:
             self._start_first_day(until_ns)
-        due = self.next_due_ns()
-        while due is not None and due <= until_ns:
-            self._emit(ev.TradingDayStarted(ts_ns=due, date=self.calendar.market_date(due)))
-            if self.clock.mode == SIMULATED:
-                self.clock.move_to(max(due, self.clock.now_ns()))
+        cursor = self.now_ns()
+        while True:
             due = self.next_due_ns()
+            sample = None
+            if self._attached and self.venue.has_working_orders and self.sample_ns > 0:
+                sample = cursor + self.sample_ns
+            step = min(t for t in (due, sample) if t is not None) if (due or sample) else None
+            if step is None or step > until_ns:
+                break
+            if self.clock.mode == SIMULATED:
+                self.clock.move_to(max(step, self.clock.now_ns()))
+            self._run_at(step)
+            cursor = max(cursor, step)
+        if self._attached:
+            self.venue.run_timers(until_ns)
+            self.venue.evaluate_all(until_ns)
+
+    def _run_at(self, instant: int) -> None:
+        """Everything due at `instant`: the day start, venue timers, then a tick."""
+        day = self.state.trading_day
+        start = self.calendar.day_start_ns(self.calendar.next_trading_day(day))
+        if start <= instant:
+            date = self.calendar.market_date(start)
+            self.emit(ev.TradingDayStarted(ts_ns=start, date=date, closes=self._closes(date)))
+        if self._attached:
+            self.venue.run_timers(instant)
+            self.venue.evaluate_all(instant)
+
+    def _closes(self, date: dt.date) -> dict[str, Decimal]:
+        """The previous close of every instrument some account holds, for the day's start."""
+        if not self._attached:
+            return {}
+        held = {
+            instrument_id
+            for book in self.state.positions.values()
+            for instrument_id, position in book.items()
+            if position.quantity
+        }
+        if not held:
+            return {}
+        previous = self.calendar.trading_day_on_or_before(date - dt.timedelta(days=1))
+        close_ns = self.calendar.day(previous).sessions[REGULAR][1]
+        closes = {}
+        for instrument_id in sorted(held, key=str):
+            price = self.mark_price(instrument_id, close_ns)
+            if price is not None:
+                closes[str(instrument_id)] = price
+        return closes
 
     def _start_first_day(self, now_ns: int) -> None:
         """Record the trading day in force at `now_ns`: the last one whose start has passed."""
         day = self.calendar.trading_day_on_or_before(self.calendar.market_date(now_ns))
         if self.calendar.day_start_ns(day) > now_ns:
             day = self.calendar.trading_day_on_or_before(day - dt.timedelta(days=1))
-        self._emit(ev.TradingDayStarted(ts_ns=now_ns, date=day))
+        self.emit(ev.TradingDayStarted(ts_ns=now_ns, date=day))

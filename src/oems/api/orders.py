@@ -1,0 +1,476 @@
+"""Order endpoints: submit, list, get, replace, cancel, cancel all; and executions."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+import orjson
+from starlette.routing import Route
+
+from oems.api.access import granted_account
+from oems.api.jsonbody import decode_body, value_error
+from oems.api.pagination import fingerprint, paginate
+from oems.api.params import Query
+from oems.api.wire import USER, Call, Reply, endpoint
+from oems.domain import orders as o
+from oems.domain.decimals import parse_decimal, plain, price
+from oems.domain.errors import InvalidRequest, NotFound, OemsError
+from oems.domain.instruments import Instrument
+from oems.domain.order_rules import order_error, validate_order
+from oems.domain.orders import Order, OrderRequest
+from oems.domain.positions import Execution
+from oems.domain.timefmt import format_ns, parse_iso
+from oems.engine import commands as cmd
+
+SECURITY_TYPES = ("COMMON_STOCK", "INDEX", "OPTION", "CASH")
+ORDER_STATUSES = (
+    "PENDING_NEW",
+    "NEW",
+    "PARTIALLY_FILLED",
+    "FILLED",
+    "CANCELED",
+    "REJECTED",
+    "EXPIRED",
+    "PENDING_CANCEL",
+    "PENDING_REPLACE",
+    "REPLACED",
+    "DONE_FOR_DAY",
+    "STOPPED",
+    "SUSPENDED",
+    "CALCULATED",
+    "OTHER",
+)
+MAX_ORDERS_PER_REQUEST = 1000
+_NEWEST_FIRST = 10**19
+
+
+class NewOrderBody(msgspec.Struct):
+    """The contract's `NewOrderRequest`, as it comes over the wire."""
+
+    side: Literal["BUY", "SELL", "SELL_SHORT", "OTHER"]
+    quantity: str
+    order_type: Literal[
+        "MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "TRAILING_STOP_LIMIT"
+    ]
+    time_in_force: Literal[
+        "DAY",
+        "GOOD_TILL_CANCEL",
+        "IMMEDIATE_OR_CANCEL",
+        "FILL_OR_KILL",
+        "GOOD_TILL_DATE",
+        "AT_THE_OPENING",
+        "AT_THE_CLOSE",
+    ]
+    id: str | None = None
+    symbol: str | None = None
+    instrument_id: str | None = None
+    instrument_type: str | None = None
+    limit_price: str | None = None
+    stop_price: str | None = None
+    trailing_offset: str | None = None
+    trailing_offset_type: Literal["PRICE", "BPS"] | None = None
+    limit_offset: str | None = None
+    expires_at: str | None = None
+    extended_hours: bool | None = None
+
+
+class ReplaceBody(msgspec.Struct):
+    """The contract's `ReplaceOrderRequest`."""
+
+    quantity: str | None = None
+    limit_price: str | None = None
+    stop_price: str | None = None
+    trailing_offset: str | None = None
+    trailing_offset_type: Literal["PRICE", "BPS"] | None = None
+    limit_offset: str | None = None
+
+
+_DECIMAL_FIELDS = ("quantity", "limit_price", "stop_price", "trailing_offset", "limit_offset")
+
+
+def render_order(order: Order) -> dict[str, Any]:
+    """The contract's `Order`: the seed's fields always, the optional ones when they apply."""
+    average = order.average_fill_price
+    out: dict[str, Any] = {
+        "account_id": order.account_id,
+        "average_fill_price": _price(average),
+        "created_at": format_ns(order.created_ns),
+        "filled_quantity": plain(order.filled_quantity),
+        "id": str(order.id),
+        "instrument_id": str(order.instrument_id),
+        "instrument_type": order.instrument_type,
+        "leaves_quantity": plain(order.leaves_quantity),
+        "limit_price": _price(order.limit_price),
+        "order_type": order.order_type,
+        "quantity": plain(order.quantity),
+        "side": order.side,
+        "status": order.status,
+        "stop_price": _price(order.stop_price),
+        "symbol": order.symbol,
+        "time_in_force": order.time_in_force,
+        "updated_at": format_ns(order.updated_ns),
+        "venue": order.venue,
+    }
+    if order.client_order_id is not None:
+        out["client_order_id"] = order.client_order_id
+    optional = {
+        "details": list(order.details) or None,
+        "expires_at": format_ns(order.expires_ns) if order.expires_ns is not None else None,
+        "extended_hours": order.extended_hours,
+        "limit_offset": _price(order.limit_offset),
+        "queue_state": order.queue_state,
+        "releases_at": format_ns(order.releases_ns) if order.releases_ns is not None else None,
+        "trailing_offset": _price(order.trailing_offset),
+        "trailing_offset_type": order.trailing_offset_type,
+        "trailing_stop_px": _price(order.trailing_stop_px),
+        "trailing_limit_px": _price(order.trailing_limit_px),
+        "trailing_watermark_px": _price(order.trailing_watermark_px),
+        "trailing_watermark_ts": format_ns(order.trailing_watermark_ns)
+        if order.trailing_watermark_ns is not None
+        else None,
+        "underlying_instrument_id": str(order.underlying_instrument_id)
+        if order.underlying_instrument_id is not None
+        else None,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def _price(value: Decimal | None) -> str | None:
+    return price(value) if value is not None else None
+
+
+def render_execution(execution: Execution) -> dict[str, Any]:
+    """The contract's `Execution`."""
+    return {
+        "id": str(execution.id),
+        "instrument_id": str(execution.instrument_id),
+        "order_id": str(execution.order_id),
+        "price": price(execution.price),
+        "quantity": plain(execution.quantity),
+        "side": execution.side,
+        "symbol": execution.symbol,
+        "transaction_time": format_ns(execution.ts_ns),
+        "underlying_instrument_id": str(execution.underlying_instrument_id)
+        if execution.underlying_instrument_id is not None
+        else None,
+        "venue": execution.venue,
+    }
+
+
+# ---- submit ---------------------------------------------------------------------------------
+
+
+def _resolve_instrument(call: Call, index: int, body: NewOrderBody) -> Instrument:
+    resolve = call.runtime.instruments.resolve
+    by_symbol = resolve(body.symbol) if body.symbol else None
+    by_id = resolve(body.instrument_id) if body.instrument_id else None
+    if body.symbol and by_symbol is None:
+        raise order_error(index, "symbol", f"unknown symbol `{body.symbol}`")
+    if body.instrument_id and by_id is None:
+        raise order_error(index, "instrument_id", f"unknown instrument `{body.instrument_id}`")
+    if by_symbol is not None and by_id is not None and by_symbol.id != by_id.id:
+        raise order_error(
+            index, "instrument_id", "symbol and instrument_id name different instruments"
+        )
+    instrument = by_symbol or by_id
+    if instrument is None:
+        raise order_error(index, "symbol", "either symbol or instrument_id must be provided")
+    return instrument
+
+
+def _order_request(call: Call, raw: bytes, index: int, body: NewOrderBody) -> OrderRequest:
+    """Translate one wire order into an `OrderRequest` (422 for malformed numbers and dates)."""
+    numbers: dict[str, Any] = {}
+    for name in _DECIMAL_FIELDS:
+        text = getattr(body, name)
+        if text is None:
+            numbers[name] = None
+            continue
+        try:
+            numbers[name] = parse_decimal(text)
+        except ValueError as exc:
+            raise value_error((index, name), str(exc), raw) from None
+    expires_ns = None
+    if body.expires_at is not None:
+        try:
+            expires_ns = parse_iso(body.expires_at)
+        except ValueError:
+            raise value_error(
+                (index, "expires_at"), f"invalid date-time `{body.expires_at}`", raw
+            ) from None
+    if body.side == "OTHER":
+        raise order_error(index, "side", "side must be BUY, SELL or SELL_SHORT")
+    if body.id is not None and not 0 < len(body.id) <= 64:
+        raise order_error(index, "id", "id must be 1 to 64 characters")
+    instrument = _resolve_instrument(call, index, body)
+    if body.instrument_type is not None and body.instrument_type != instrument.instrument_type:
+        raise order_error(
+            index,
+            "instrument_type",
+            f"{instrument.symbol} is {instrument.instrument_type}, not {body.instrument_type}",
+        )
+    return OrderRequest(
+        instrument_id=instrument.id,
+        symbol=instrument.symbol,
+        instrument_type=instrument.instrument_type,
+        is_fractionable=instrument.is_fractionable,
+        side=body.side,
+        order_type=body.order_type,
+        time_in_force=body.time_in_force,
+        quantity=numbers["quantity"],
+        client_order_id=body.id,
+        limit_price=numbers["limit_price"],
+        stop_price=numbers["stop_price"],
+        trailing_offset=numbers["trailing_offset"],
+        trailing_offset_type=body.trailing_offset_type,
+        limit_offset=numbers["limit_offset"],
+        expires_ns=expires_ns,
+        extended_hours=body.extended_hours,
+    )
+
+
+def _reject_strategies(raw: bytes) -> None:
+    """Multi-leg strategy orders come with the options issue: refuse them clearly until then."""
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and "legs" in item:
+                raise InvalidRequest(
+                    f"[{index}]: multi-leg strategy orders are not supported by this server yet"
+                )
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/orders")
+async def submit_orders(call: Call) -> Any:
+    """Accept every order of the batch in PENDING_NEW, or none of them."""
+    account = granted_account(call)
+    raw = await call.body()
+    try:
+        bodies = decode_body(raw, list[NewOrderBody])
+    except OemsError:
+        _reject_strategies(raw)
+        raise
+    if not bodies:
+        raise InvalidRequest("At least one order is required")
+    if len(bodies) > MAX_ORDERS_PER_REQUEST:
+        raise InvalidRequest(f"At most {MAX_ORDERS_PER_REQUEST} orders per request")
+    requests = []
+    for index, body in enumerate(bodies):
+        request = _order_request(call, raw, index, body)
+        validate_order(request, index)
+        requests.append(request)
+    orders = await call.runtime.engine.execute(cmd.SubmitOrders(account.id, tuple(requests)))
+    return [render_order(order) for order in orders]
+
+
+# ---- read -----------------------------------------------------------------------------------
+
+
+def find_order(call: Call, account_id: int, reference: str, open_only: bool = False) -> Order:
+    """An order of the account by id, or by client order id while it is open; else 404."""
+    state = call.runtime.state
+    order = None
+    with contextlib.suppress(ValueError):
+        order = state.orders.get(uuid.UUID(reference))
+    if order is None or order.account_id != account_id:
+        order = state.client_order_ids.get((account_id, reference))
+        if order is not None and not order.is_open:
+            order = None
+    if order is None or (open_only and not order.is_open):
+        raise NotFound(f"Order {reference} not found for account {account_id}")
+    return order
+
+
+def _resolve_all(call: Call, query: Query, name: str) -> set[uuid.UUID] | None:
+    values = query.csv(name)
+    if not values:
+        return None
+    found = set()
+    for value in values:
+        instrument = call.runtime.instruments.resolve(value)
+        if instrument is None:
+            raise InvalidRequest(
+                f"Failed to deserialize query string: {name}: unknown instrument `{value}`"
+            )
+        found.add(instrument.id)
+    return found
+
+
+def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order], bool]:
+    """The predicate the list and cancel-all filters describe."""
+    statuses = set(query.choices("status", ORDER_STATUSES)) or None
+    symbol = query.string("symbol")
+    instrument_ids = _resolve_all(call, query, "instrument_ids")
+    underliers = _resolve_all(call, query, "underlying_instrument_ids")
+    instrument_type = query.choice("instrument_type", SECURITY_TYPES)
+    refs = set(query.csv("order_ids")) or None
+    start = query.instant("from")
+    end = query.instant("to")
+    side = query.choice("side", (*o.SIDES, "OTHER"))
+    order_type = query.choice("type", (*o.ORDER_TYPES, "OTHER"))
+
+    def matches(order: Order) -> bool:
+        return (
+            (statuses is None or order.status in statuses)
+            and (symbol is None or order.symbol == symbol.upper() or order.symbol == symbol)
+            and (instrument_ids is None or order.instrument_id in instrument_ids)
+            and (underliers is None or order.underlying_instrument_id in underliers)
+            and (instrument_type is None or order.instrument_type == instrument_type)
+            and (refs is None or str(order.id) in refs or order.client_order_id in refs)
+            and (start is None or order.created_ns >= start)
+            and (end is None or order.created_ns <= end)
+            and (side is None or order.side == side)
+            and (order_type is None or order.order_type == order_type)
+        )
+
+    return matches
+
+
+def _newest_first(ts_ns: int, item_id: uuid.UUID) -> str:
+    """A page key that sorts newest first."""
+    return f"{_NEWEST_FIRST - ts_ns:020d}:{item_id}"
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/orders")
+async def get_orders(call: Call) -> Any:
+    """The account's orders, newest first, filtered and paged."""
+    account = granted_account(call)
+    query = Query(call.query)
+    matches = _order_filter(call, query, account.id)
+    orders = [
+        order
+        for order in reversed(call.runtime.state.orders_by_account.get(account.id, []))
+        if matches(order)
+    ]
+    page, meta = paginate(
+        orders,
+        lambda order: _newest_first(order.created_ns, order.id),
+        query.integer("page_size", None, 1, 1000),
+        query.string("page_token"),
+        fingerprint("orders", account.id, sorted(call.query.multi_items())),
+    )
+    return Reply([render_order(order) for order in page], meta)
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
+async def get_order(call: Call) -> Any:
+    """One order by id, or by client order id while it is open."""
+    account = granted_account(call)
+    return render_order(find_order(call, account.id, call.path_param("order_id")))
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/executions")
+async def get_executions(call: Call) -> Any:
+    """The account's executions, newest first, one per fill."""
+    account = granted_account(call)
+    query = Query(call.query)
+    instrument_ids = _resolve_all(call, query, "instrument_ids")
+    underliers = _resolve_all(call, query, "underlying_instrument_ids")
+    refs = set(query.csv("order_ids")) or None
+    start = query.instant("from")
+    end = query.instant("to")
+    orders = call.runtime.state.orders
+
+    def matches(e: Execution) -> bool:
+        if refs is not None and str(e.order_id) not in refs:
+            client_id = orders[e.order_id].client_order_id
+            if client_id not in refs:
+                return False
+        return (
+            (instrument_ids is None or e.instrument_id in instrument_ids)
+            and (underliers is None or e.underlying_instrument_id in underliers)
+            and (start is None or e.ts_ns >= start)
+            and (end is None or e.ts_ns <= end)
+        )
+
+    executions = [
+        e for e in reversed(call.runtime.state.executions.get(account.id, [])) if matches(e)
+    ]
+    page, meta = paginate(
+        executions,
+        lambda e: _newest_first(e.ts_ns, e.id),
+        query.integer("page_size", None, 1, 1000),
+        query.string("page_token"),
+        fingerprint("executions", account.id, sorted(call.query.multi_items())),
+    )
+    return Reply([render_execution(e) for e in page], meta)
+
+
+# ---- change ---------------------------------------------------------------------------------
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
+async def replace_order(call: Call) -> Any:
+    """Replace price or quantity: the order answers PENDING_REPLACE, then carries the new terms."""
+    account = granted_account(call)
+    raw = await call.body()
+    body = decode_body(raw or b"{}", ReplaceBody)
+    order = find_order(call, account.id, call.path_param("order_id"))
+    values: dict[str, Any] = {}
+    for name in _DECIMAL_FIELDS:
+        text = getattr(body, name)
+        if text is not None:
+            try:
+                values[name] = parse_decimal(text)
+            except ValueError as exc:
+                raise value_error((name,), str(exc), raw) from None
+    replaced = await call.runtime.engine.execute(
+        cmd.ReplaceOrder(
+            account.id,
+            order.id,
+            trailing_offset_type=body.trailing_offset_type,
+            **values,
+        )
+    )
+    return render_order(replaced)
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
+async def cancel_order(call: Call) -> Any:
+    """Cancel one open order: it answers PENDING_CANCEL, then becomes CANCELED."""
+    account = granted_account(call)
+    order = find_order(call, account.id, call.path_param("order_id"))
+    if not order.is_open:
+        raise InvalidRequest(f"Order {order.id} is {order.status} and can no longer be canceled")
+    canceled = await call.runtime.engine.execute(cmd.CancelOrders(account.id, (order.id,)))
+    if not canceled:
+        raise InvalidRequest(f"Order {order.id} is {order.status} and can no longer be canceled")
+    return render_order(canceled[0])
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/orders")
+async def cancel_all_orders(call: Call) -> Any:
+    """Cancel every open order the filters match; 404 when none does."""
+    account = granted_account(call)
+    matches = _order_filter(call, Query(call.query), account.id)
+    ids = _ids(o for o in call.runtime.state.open_orders.get(account.id, {}).values() if matches(o))
+    if not ids:
+        raise NotFound("No orders match the specified filters")
+    canceled = await call.runtime.engine.execute(cmd.CancelOrders(account.id, ids))
+    if not canceled:
+        raise NotFound("No orders match the specified filters")
+    return [render_order(order) for order in canceled]
+
+
+def _ids(orders: Iterable[Order]) -> tuple[uuid.UUID, ...]:
+    return tuple(sorted((order.id for order in orders), key=str))
+
+
+routes = [
+    Route("/v1/accounts/{account_id}/orders", submit_orders, methods=["POST"]),
+    Route("/v1/accounts/{account_id}/orders", get_orders, methods=["GET"]),
+    Route("/v1/accounts/{account_id}/orders", cancel_all_orders, methods=["DELETE"]),
+    Route("/v1/accounts/{account_id}/orders/{order_id}", get_order, methods=["GET"]),
+    Route("/v1/accounts/{account_id}/orders/{order_id}", replace_order, methods=["PATCH"]),
+    Route("/v1/accounts/{account_id}/orders/{order_id}", cancel_order, methods=["DELETE"]),
+    Route("/v1/accounts/{account_id}/executions", get_executions, methods=["GET"]),
+]

@@ -1,0 +1,158 @@
+"""Position endpoints: list (filters, sort keys, paging), close all, close one."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from starlette.routing import Route
+
+from oems.api.access import granted_account
+from oems.api.jsonbody import decode_body
+from oems.api.orders import render_order
+from oems.api.pagination import fingerprint, paginate
+from oems.api.params import Query
+from oems.api.wire import USER, Call, Reply, endpoint
+from oems.domain.balances import value_position
+from oems.domain.decimals import fixed, money, plain
+from oems.domain.errors import InvalidRequest, NotFound
+from oems.domain.positions import Position
+from oems.engine import commands as cmd
+
+SORT_KEYS = (
+    "SYMBOL",
+    "INSTRUMENT_TYPE",
+    "QUANTITY",
+    "MARKET_VALUE",
+    "POSITION_TYPE",
+    "UNREALIZED_PNL",
+    "DAILY_UNREALIZED_PNL",
+    "DAILY_REALIZED_PNL",
+)
+PERCENT = Decimal(100)
+
+
+class ClosePositionBody(msgspec.Struct):
+    """The contract's `ClosePositionRequest`."""
+
+    cancel_orders: bool | None = None
+
+
+def render_position(position: Position, mark: Decimal | None) -> dict[str, Any]:
+    """The contract's `Position`, valued at `mark`."""
+    value = value_position(position, mark)
+    avg = position.avg_price
+    percent = (
+        fixed(value.daily_unrealized_pnl / value.daily_baseline * PERCENT, 2)
+        if value.daily_baseline
+        else None
+    )
+    return {
+        "account_id": position.account_id,
+        "available_quantity": plain(position.available_quantity),
+        "avg_price": fixed(avg, 4) if avg is not None else None,
+        "closing_price": plain(position.sod_price) if position.sod_price is not None else None,
+        "closing_price_date": position.sod_date.isoformat() if position.sod_date else None,
+        "cost_basis": money(position.cost),
+        "daily_realized_pnl": money(position.realized_today),
+        "daily_unrealized_pnl": money(value.daily_unrealized_pnl),
+        "daily_unrealized_pnl_pct": percent,
+        "instrument_id": str(position.instrument_id),
+        "instrument_price": plain(value.price) if value.price is not None else None,
+        "instrument_type": position.instrument_type,
+        "market_value": money(value.market_value),
+        "position_type": "LONG" if position.quantity > 0 else "SHORT",
+        "quantity": plain(position.quantity),
+        "symbol": position.symbol,
+        "unrealized_pnl": money(value.unrealized_pnl),
+    }
+
+
+_SORTERS = {
+    "SYMBOL": lambda r: r["symbol"],
+    "INSTRUMENT_TYPE": lambda r: r["instrument_type"],
+    "QUANTITY": lambda r: Decimal(r["quantity"]),
+    "MARKET_VALUE": lambda r: Decimal(r["market_value"]),
+    "POSITION_TYPE": lambda r: r["position_type"],
+    "UNREALIZED_PNL": lambda r: Decimal(r["unrealized_pnl"]),
+    "DAILY_UNREALIZED_PNL": lambda r: Decimal(r["daily_unrealized_pnl"]),
+    "DAILY_REALIZED_PNL": lambda r: Decimal(r["daily_realized_pnl"]),
+}
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/positions")
+async def get_positions(call: Call) -> Any:
+    """Open positions, valued now; sorted by `sort_by` (symbol by default) and paged."""
+    account = granted_account(call)
+    query = Query(call.query)
+    wanted: set[uuid.UUID] | None = None
+    ids = query.csv("instrument_ids")
+    if ids:
+        wanted = set()
+        for value in ids:
+            instrument = call.runtime.instruments.resolve(value)
+            if instrument is None:
+                raise InvalidRequest(
+                    f"Failed to deserialize query string: instrument_ids: unknown instrument `{value}`"
+                )
+            wanted.add(instrument.id)
+    sort_by = query.choice("sort_by", SORT_KEYS) or "SYMBOL"
+    descending = query.choice("sort_direction", ("ASC", "DESC")) == "DESC"
+    engine = call.runtime.engine
+    now = engine.now_ns()
+    rows = [
+        render_position(p, engine.mark_price(p.instrument_id, now))
+        for p in call.runtime.state.positions.get(account.id, {}).values()
+        if p.quantity and (wanted is None or p.instrument_id in wanted)
+    ]
+    rows.sort(key=lambda r: r["symbol"])  # ties keep symbol order
+    rows.sort(key=_SORTERS[sort_by], reverse=descending)
+    ranked = list(enumerate(rows))
+    page, meta = paginate(
+        ranked,
+        lambda item: item[0],
+        query.integer("page_size", None, 1, 1000),
+        query.string("page_token"),
+        fingerprint("positions", account.id, sorted(call.query.multi_items())),
+    )
+    return Reply([row for _, row in page], meta)
+
+
+async def _close(call: Call, instrument_id: uuid.UUID | None) -> Any:
+    account_id = granted_account(call).id
+    raw = await call.body()
+    cancel = False
+    if raw.strip() and raw.strip() != b"null":
+        cancel = bool(decode_body(raw, ClosePositionBody).cancel_orders)
+    orders = await call.runtime.engine.execute(
+        cmd.ClosePositions(account_id, instrument_id, cancel)
+    )
+    return [render_order(order) for order in orders]
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/positions")
+async def close_positions(call: Call) -> Any:
+    """Close every position with one MARKET DAY order each (open orders canceled first on request)."""
+    return await _close(call, None)
+
+
+@endpoint(USER, "/v1/accounts/{account_id}/positions/{instrument_id}")
+async def close_position(call: Call) -> Any:
+    """Close the position in one instrument (UUID, ticker or OSI symbol)."""
+    granted_account(call)
+    reference = call.path_param("instrument_id")
+    instrument = call.runtime.instruments.resolve(reference)
+    if instrument is None:
+        raise NotFound(f"Instrument {reference} not found")
+    return await _close(call, instrument.id)
+
+
+routes = [
+    Route("/v1/accounts/{account_id}/positions", get_positions, methods=["GET"]),
+    Route("/v1/accounts/{account_id}/positions", close_positions, methods=["DELETE"]),
+    Route(
+        "/v1/accounts/{account_id}/positions/{instrument_id}", close_position, methods=["DELETE"]
+    ),
+]

@@ -1,0 +1,123 @@
+"""Static order validation: what an order request must satisfy whatever the market and account.
+
+Decisions where the contract is silent (the README repeats them):
+
+- Fractional quantities: only for fractionable instruments, MARKET or LIMIT, time in force DAY,
+  regular hours only. Options trade in whole contracts.
+- `extended_hours: true`: equities only, LIMIT orders, DAY / GOOD_TILL_CANCEL / GOOD_TILL_DATE.
+- IMMEDIATE_OR_CANCEL, FILL_OR_KILL, AT_THE_OPENING and AT_THE_CLOSE: MARKET or LIMIT only.
+- Tick size: 0.01 at or above $1, 0.0001 below, for limit and stop prices and price offsets.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from oems.domain import orders as o
+from oems.domain.errors import InvalidRequest
+from oems.domain.orders import OrderRequest
+
+CENT = Decimal("0.01")
+SUBPENNY = Decimal("0.0001")
+MAX_BPS = Decimal(10000)
+INVALID_TICK_SIZE = "INVALID_TICK_SIZE"
+INVALID_FIELD = "INVALID_FIELD"
+
+
+def tick_for(price: Decimal) -> Decimal:
+    """The minimum price increment: a cent at or above $1, a hundredth of a cent below."""
+    return CENT if price >= 1 else SUBPENNY
+
+
+def order_error(index: int, field: str, message: str, kind: str = INVALID_FIELD) -> InvalidRequest:
+    """A 400 naming the order's index and field, with a typed detail."""
+    subject = f"[{index}].{field}"
+    return InvalidRequest(
+        f"{subject}: {message}",
+        [{"description": message, "subject": subject, "type": kind}],
+    )
+
+
+def check_tick(index: int, field: str, price: Decimal) -> None:
+    """Refuse a price that is not a multiple of its tick size."""
+    tick = tick_for(abs(price))
+    if price % tick:
+        raise order_error(
+            index,
+            field,
+            f"{field} {price} is not a multiple of the tick size {tick} (INVALID_TICK_SIZE)",
+            INVALID_TICK_SIZE,
+        )
+
+
+def _require(index: int, field: str, value: object, needed: bool, order_type: str) -> None:
+    if needed and value is None:
+        raise order_error(index, field, f"{field} is required for {order_type} orders")
+    if not needed and value is not None:
+        raise order_error(index, field, f"{field} is not allowed for {order_type} orders")
+
+
+def validate_order(request: OrderRequest, index: int) -> None:
+    """Raise a 400 naming `[index].field` for the first rule the request breaks."""
+    r = request
+    kind = r.order_type
+    if r.quantity <= 0:
+        raise order_error(index, "quantity", "quantity must be greater than zero")
+    whole = r.quantity == r.quantity.to_integral_value()
+    if r.instrument_type == "OPTION" and not whole:
+        raise order_error(index, "quantity", "options trade in whole contracts")
+    if not whole:
+        if not r.is_fractionable:
+            raise order_error(index, "quantity", f"{r.symbol} is not fractionable")
+        if kind not in (o.MARKET, o.LIMIT) or r.time_in_force != o.DAY or r.extended_hours:
+            raise order_error(
+                index,
+                "quantity",
+                "fractional quantities are accepted only for regular-hours DAY MARKET or LIMIT orders",
+            )
+    _require(index, "limit_price", r.limit_price, kind in (o.LIMIT, o.STOP_LIMIT), kind)
+    _require(index, "stop_price", r.stop_price, kind in o.STOP_TYPES, kind)
+    _require(index, "trailing_offset", r.trailing_offset, kind in o.TRAILING_TYPES, kind)
+    _require(index, "trailing_offset_type", r.trailing_offset_type, kind in o.TRAILING_TYPES, kind)
+    _require(index, "limit_offset", r.limit_offset, kind == o.TRAILING_STOP_LIMIT, kind)
+    for field in ("limit_price", "stop_price"):
+        price = getattr(r, field)
+        if price is not None:
+            if price <= 0:
+                raise order_error(index, field, f"{field} must be greater than zero")
+            check_tick(index, field, price)
+    if r.trailing_offset is not None:
+        if r.trailing_offset <= 0:
+            raise order_error(index, "trailing_offset", "trailing_offset must be greater than zero")
+        if r.trailing_offset_type == o.BPS:
+            if (
+                r.trailing_offset >= MAX_BPS
+                or r.trailing_offset != r.trailing_offset.to_integral_value()
+            ):
+                raise order_error(
+                    index, "trailing_offset", "a BPS offset is a whole number below 10000"
+                )
+        else:
+            check_tick(index, "trailing_offset", r.trailing_offset)
+    if r.limit_offset is not None:
+        check_tick(index, "limit_offset", r.limit_offset)
+    tif = r.time_in_force
+    if tif == o.GTD and r.expires_ns is None:
+        raise order_error(index, "expires_at", "expires_at is required for GOOD_TILL_DATE orders")
+    if tif != o.GTD and r.expires_ns is not None:
+        raise order_error(
+            index, "expires_at", "expires_at is allowed only for GOOD_TILL_DATE orders"
+        )
+    if tif in (o.IOC, o.FOK, o.OPG, o.CLS) and kind not in (o.MARKET, o.LIMIT):
+        raise order_error(index, "time_in_force", f"{tif} accepts only MARKET or LIMIT orders")
+    if r.extended_hours:
+        if r.instrument_type == "OPTION":
+            raise order_error(index, "extended_hours", "options trade in regular hours only")
+        if kind != o.LIMIT:
+            raise order_error(index, "extended_hours", "extended hours accept only LIMIT orders")
+        if tif not in (o.DAY, o.GTC, o.GTD):
+            raise order_error(
+                index, "extended_hours", f"extended hours do not apply to {tif} orders"
+            )
+    if r.side == o.SELL_SHORT and r.instrument_type == "OPTION":
+        raise order_error(index, "side", "options are sold with SELL, not SELL_SHORT")

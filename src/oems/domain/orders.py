@@ -1,0 +1,207 @@
+"""Orders: their fields, and the one transition table every status change goes through."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+
+ZERO = Decimal(0)
+
+# Order types, sides, times in force, statuses (the contract's enums).
+MARKET = "MARKET"
+LIMIT = "LIMIT"
+STOP = "STOP"
+STOP_LIMIT = "STOP_LIMIT"
+TRAILING_STOP = "TRAILING_STOP"
+TRAILING_STOP_LIMIT = "TRAILING_STOP_LIMIT"
+ORDER_TYPES = (MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT)
+LIMIT_TYPES = (LIMIT, STOP_LIMIT, TRAILING_STOP_LIMIT)
+STOP_TYPES = (STOP, STOP_LIMIT)
+TRAILING_TYPES = (TRAILING_STOP, TRAILING_STOP_LIMIT)
+
+BUY = "BUY"
+SELL = "SELL"
+SELL_SHORT = "SELL_SHORT"
+SIDES = (BUY, SELL, SELL_SHORT)
+
+DAY = "DAY"
+GTC = "GOOD_TILL_CANCEL"
+IOC = "IMMEDIATE_OR_CANCEL"
+FOK = "FILL_OR_KILL"
+GTD = "GOOD_TILL_DATE"
+OPG = "AT_THE_OPENING"
+CLS = "AT_THE_CLOSE"
+TIMES_IN_FORCE = (DAY, GTC, IOC, FOK, GTD, OPG, CLS)
+
+PENDING_NEW = "PENDING_NEW"
+NEW = "NEW"
+PARTIALLY_FILLED = "PARTIALLY_FILLED"
+FILLED = "FILLED"
+CANCELED = "CANCELED"
+REJECTED = "REJECTED"
+EXPIRED = "EXPIRED"
+PENDING_CANCEL = "PENDING_CANCEL"
+PENDING_REPLACE = "PENDING_REPLACE"
+TERMINAL = frozenset({FILLED, CANCELED, REJECTED, EXPIRED})
+
+AWAITING_RELEASE = "AWAITING_RELEASE"
+RELEASED = "RELEASED"
+
+PRICE = "PRICE"
+BPS = "BPS"
+
+# What happens to an order; with its status, it decides the next status.
+ACK = "ack"
+FILL_PART = "fill_part"
+FILL_ALL = "fill_all"
+CANCEL_REQUEST = "cancel_request"
+CANCEL = "cancel"
+REPLACE_REQUEST = "replace_request"
+REPLACE_DONE = "replace_done"
+REPLACE_DONE_PARTIAL = "replace_done_partial"
+EXPIRE = "expire"
+REJECT = "reject"
+
+_OPEN_WORKING = (NEW, PARTIALLY_FILLED)
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (PENDING_NEW, ACK): NEW,
+    (PENDING_NEW, REJECT): REJECTED,
+    (PENDING_NEW, CANCEL_REQUEST): PENDING_CANCEL,
+    (PENDING_NEW, CANCEL): CANCELED,
+    (PENDING_NEW, EXPIRE): EXPIRED,
+    **{(s, FILL_PART): PARTIALLY_FILLED for s in _OPEN_WORKING},
+    **{(s, FILL_ALL): FILLED for s in (*_OPEN_WORKING, PENDING_CANCEL, PENDING_REPLACE)},
+    (PENDING_CANCEL, FILL_PART): PENDING_CANCEL,
+    (PENDING_REPLACE, FILL_PART): PENDING_REPLACE,
+    **{(s, CANCEL_REQUEST): PENDING_CANCEL for s in (*_OPEN_WORKING, PENDING_REPLACE)},
+    **{(s, CANCEL): CANCELED for s in (*_OPEN_WORKING, PENDING_CANCEL, PENDING_REPLACE)},
+    **{(s, REPLACE_REQUEST): PENDING_REPLACE for s in _OPEN_WORKING},
+    (PENDING_REPLACE, REPLACE_DONE): NEW,
+    (PENDING_REPLACE, REPLACE_DONE_PARTIAL): PARTIALLY_FILLED,
+    **{(s, EXPIRE): EXPIRED for s in (*_OPEN_WORKING, PENDING_CANCEL, PENDING_REPLACE)},
+}
+"""(status, what happened) -> next status. A pair that is not here is a bug, never a state."""
+
+
+class IllegalTransition(RuntimeError):
+    """An order change the transition table does not allow (an engine bug, never user input)."""
+
+
+def next_status(status: str, happening: str) -> str:
+    """The status after `happening`, per the transition table; IllegalTransition if not allowed."""
+    target = TRANSITIONS.get((status, happening))
+    if target is None:
+        raise IllegalTransition(f"{happening} is not allowed in status {status}")
+    return target
+
+
+AVERAGE_PRICE_PLACES = Decimal("0.000001")
+
+
+@dataclass(slots=True)
+class Order:
+    """One order and its live state; changed only by the state's event appliers."""
+
+    id: uuid.UUID
+    account_id: int
+    client_order_id: str | None
+    instrument_id: uuid.UUID
+    symbol: str
+    instrument_type: str
+    underlying_instrument_id: uuid.UUID | None
+    multiplier: Decimal
+    venue: str
+    side: str
+    order_type: str
+    time_in_force: str
+    quantity: Decimal
+    created_ns: int
+    updated_ns: int
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_offset_type: str | None = None
+    limit_offset: Decimal | None = None
+    expires_ns: int | None = None  # GOOD_TILL_DATE as requested
+    extended_hours: bool | None = None
+    closes_position: bool = False  # sells a long or buys back a short: it holds position quantity
+    hold_per_unit: Decimal = ZERO  # buying power each unit of leaves quantity holds (money)
+    status: str = PENDING_NEW
+    filled_quantity: Decimal = ZERO
+    filled_notional: Decimal = ZERO  # sum of quantity x price over fills, for an exact average
+    queue_state: str | None = None
+    releases_ns: int | None = None
+    expiry_ns: int | None = None  # when the venue expires it (DAY close, GTD instant)
+    auction_ns: int | None = None  # AT_THE_CLOSE: the closing auction it joins
+    venue_due_ns: int | None = None  # when the venue answers a pending new, cancel or replace
+    triggered: bool = False  # a stop or trailing stop whose trigger was reached
+    trailing_stop_px: Decimal | None = None
+    trailing_limit_px: Decimal | None = None
+    trailing_watermark_px: Decimal | None = None
+    trailing_watermark_ns: int | None = None
+    pending_replace: dict[str, Decimal | str | None] | None = None
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        """True until the order is filled, canceled, rejected or expired."""
+        return self.status not in TERMINAL
+
+    @property
+    def leaves_quantity(self) -> Decimal:
+        """What is still working: zero once the order is done."""
+        return self.quantity - self.filled_quantity if self.is_open else ZERO
+
+    @property
+    def average_fill_price(self) -> Decimal | None:
+        """Notional over quantity of all fills (rounded half-even to 6 places), None before any."""
+        if not self.filled_quantity:
+            return None
+        return (self.filled_notional / self.filled_quantity).quantize(
+            AVERAGE_PRICE_PLACES, rounding=ROUND_HALF_EVEN
+        )
+
+    @property
+    def is_buy(self) -> bool:
+        """True for buys (including buys to cover)."""
+        return self.side == BUY
+
+    @property
+    def working_limit(self) -> Decimal | None:
+        """The limit the venue works the order at now: stop-limit and trailing limits included."""
+        if self.order_type == TRAILING_STOP_LIMIT:
+            return self.trailing_limit_px
+        return self.limit_price
+
+    @property
+    def waits_for_trigger(self) -> bool:
+        """True for a stop or trailing order whose trigger has not been reached."""
+        return self.order_type in (*STOP_TYPES, *TRAILING_TYPES) and not self.triggered
+
+
+def side_sign(side: str) -> int:
+    """+1 for buys, -1 for sells and short sells."""
+    return 1 if side == BUY else -1
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One single-leg order as a caller asked for it, its instrument resolved."""
+
+    instrument_id: uuid.UUID
+    symbol: str
+    instrument_type: str
+    is_fractionable: bool
+    side: str
+    order_type: str
+    time_in_force: str
+    quantity: Decimal
+    client_order_id: str | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_offset_type: str | None = None
+    limit_offset: Decimal | None = None
+    expires_ns: int | None = None
+    extended_hours: bool | None = None

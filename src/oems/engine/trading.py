@@ -1,0 +1,480 @@
+"""Order entry, replace, cancel and position closing: the use cases behind the order endpoints.
+
+Each handler validates everything first (static rules, time, risk), then emits; a refused batch
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from oems.domain import events as ev
+from oems.domain import orders as o
+from oems.domain.balances import AccountValue, hold_weight
+from oems.domain.decimals import fixed, plain
+from oems.domain.errors import Conflict, InvalidRequest
+from oems.domain.instruments import Instrument
+from oems.domain.order_rules import check_tick, order_error
+from oems.domain.orders import Order, OrderRequest
+from oems.engine import commands as cmd
+from oems.engine import risk
+from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
+from oems.market.quotes import Quote
+
+if TYPE_CHECKING:
+    from oems.engine.engine import Engine
+
+INFINITY = Decimal("Infinity")
+MAX_CLOSING_LOOKAHEAD_DAYS = 10
+
+
+def snapshot(order: Order) -> Order:
+    """A copy of the order as it stands now, safe to render after the engine moves on."""
+    return dataclasses.replace(order, details=list(order.details))
+
+
+class SelfMatchIndex:
+    """Each account's working limit prices per instrument and side, for the self-match check."""
+
+    def __init__(self) -> None:
+        self._prices: dict[tuple[int, uuid.UUID, bool], SortedList] = {}
+        self._indexed: dict[uuid.UUID, tuple[tuple[int, uuid.UUID, bool], Decimal]] = {}
+
+    def update(self, order: Order) -> None:
+        """Re-index one order after it changed: open, working orders with a price are indexed."""
+        old = self._indexed.pop(order.id, None)
+        if old is not None:
+            self._prices[old[0]].remove(old[1])
+        if not order.is_open or order.waits_for_trigger:
+            return
+        price = order.working_limit
+        if price is None:
+            price = INFINITY if order.is_buy else Decimal(0)
+        key = (order.account_id, order.instrument_id, order.is_buy)
+        self._prices.setdefault(key, SortedList()).add(price)
+        self._indexed[order.id] = (key, price)
+
+    def crosses(
+        self, account_id: int, instrument_id: uuid.UUID, is_buy: bool, price: Decimal | None
+    ) -> bool:
+        """True when an order at `price` (None: market) would trade with the account's own."""
+        opposite = self._prices.get((account_id, instrument_id, not is_buy))
+        if not opposite:
+            return False
+        if price is None:
+            return True
+        return price >= opposite[0] if is_buy else price <= opposite[-1]
+
+
+def reference_price(request: OrderRequest, quote: Quote | None, instrument: Instrument) -> Decimal:
+    """The price an order's notional and buying-power hold are computed at."""
+    if request.limit_price is not None:
+        return request.limit_price
+    buy = request.side == o.BUY
+    touch = None
+    if quote is not None:
+        touch = quote.ask if buy else quote.bid
+        if touch is None:
+            touch = quote.last
+    candidates = [p for p in (touch, request.stop_price) if p is not None]
+    if not candidates:
+        return instrument.reference_price
+    return max(candidates) if buy else min(candidates)
+
+
+def placement(
+    engine: Engine, request: OrderRequest, now: int
+) -> tuple[int | None, int | None, int | None]:
+    """(releases_at, expires, auction) instants for an order received at `now`."""
+    calendar = engine.calendar
+    tif = request.time_in_force
+    names = (PRE_MARKET, REGULAR, AFTER_HOURS) if request.extended_hours else (REGULAR,)
+    date = calendar.market_date(now)
+    for _ in range(MAX_CLOSING_LOOKAHEAD_DAYS):
+        day = calendar.day(date)
+        if day.is_trading_day:
+            windows = [day.sessions[name] for name in names if name in day.sessions]
+            start, end = windows[0][0], windows[-1][1]
+            if tif == o.CLS and now < end:
+                return None, None, end
+            if tif == o.OPG and now < start:
+                return start, None, None
+            if tif not in (o.CLS, o.OPG) and now < end:
+                releases = start if now < start else None
+                expiry = end if tif == o.DAY else request.expires_ns
+                return releases, expiry, None
+        date = calendar.next_trading_day(date)
+    raise InvalidRequest("no trading session in the coming days")
+
+
+def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
+    """Accept the batch (all orders in PENDING_NEW) or refuse it whole."""
+    state = engine.state
+    account = engine.account(c.account_id)
+    now = engine.now_ns()
+    seen: set[str] = set()
+    for index, request in enumerate(c.orders):
+        client_id = request.client_order_id
+        if client_id is not None:
+            if (account.id, client_id) in state.client_order_ids or client_id in seen:
+                raise Conflict(f"An order with id `{client_id}` already exists in this account")
+            seen.add(client_id)
+        if request.expires_ns is not None and request.expires_ns <= now:
+            raise order_error(index, "expires_at", "expires_at must be in the future")
+    checker = _RiskChecker(engine, account.id, now)
+    planned = [checker.check(request) for request in c.orders]
+    if checker.failures:
+        raise risk.risk_error(checker.failures)
+    accepted = []
+    for request, (order_id, closes, hold_per_unit, instrument) in zip(
+        c.orders, planned, strict=True
+    ):
+        accepted.append(
+            _accept(engine, account.id, request, instrument, order_id, closes, hold_per_unit, now)
+        )
+    return accepted
+
+
+def _accept(
+    engine: Engine,
+    account_id: int,
+    request: OrderRequest,
+    instrument: Instrument,
+    order_id: uuid.UUID,
+    closes: bool,
+    hold_per_unit: Decimal,
+    now: int,
+) -> Order:
+    releases, expiry, auction = placement(engine, request, now)
+    terms = instrument.option
+    engine.emit(
+        ev.OrderAccepted(
+            ts_ns=now,
+            order_id=order_id,
+            account_id=account_id,
+            client_order_id=request.client_order_id,
+            instrument_id=instrument.id,
+            symbol=instrument.symbol,
+            instrument_type=instrument.instrument_type,
+            underlying_instrument_id=terms.underlying_id if terms else None,
+            multiplier=instrument.multiplier,
+            venue=instrument.venue,
+            side=request.side,
+            order_type=request.order_type,
+            time_in_force=request.time_in_force,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trailing_offset=request.trailing_offset,
+            trailing_offset_type=request.trailing_offset_type,
+            limit_offset=request.limit_offset,
+            expires_ns=request.expires_ns,
+            extended_hours=request.extended_hours,
+            closes_position=closes,
+            hold_per_unit=hold_per_unit,
+            venue_due_ns=now + engine.ack_latency_ns(),
+            releases_ns=releases,
+            expiry_ns=expiry,
+            auction_ns=auction,
+        )
+    )
+    return snapshot(engine.state.orders[order_id])
+
+
+class _RiskChecker:
+    """Runs the pre-trade checks over a batch, holding what earlier orders of it would use."""
+
+    def __init__(self, engine: Engine, account_id: int, now: int) -> None:
+        self.engine = engine
+        self.account = engine.state.accounts[account_id]
+        self.now = now
+        self.failures: list[risk.RiskFailure] = []
+        self.batch_hold = Decimal(0)
+        self.batch_held: dict[uuid.UUID, Decimal] = {}
+        self._value: AccountValue | None = None
+
+    def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument]:
+        """Check one order; returns (order id, closes a position, hold per unit, instrument)."""
+        engine, account = self.engine, self.account
+        order_id = engine.ids.uuid7(self.now)
+        instrument = engine.instruments.get(r.instrument_id)
+        assert instrument is not None
+        quote = engine.market_quote(instrument, self.now)
+        position = engine.state.positions.get(account.id, {}).get(instrument.id)
+        quantity_held = position.quantity if position else Decimal(0)
+        held = (position.held if position else Decimal(0)) + self.batch_held.get(instrument.id, 0)
+        base = {"account_id": str(account.id), "order_id": str(order_id)}
+
+        def fail(reason: str, **extra: str) -> None:
+            self.failures.append(risk.RiskFailure(reason, order_id, {**base, **extra}))
+
+        side = r.side
+        if account.status != "ACTIVE":
+            fail(risk.ACCOUNT_NOT_ACTIVE, status=account.status)
+        if not instrument.is_tradable:
+            fail(risk.NOT_TRADABLE, symbol=instrument.symbol)
+        closes = False
+        if side == o.SELL:
+            available = max(quantity_held, Decimal(0)) - held
+            if r.quantity > available:
+                fail(
+                    risk.POSITION,
+                    available=plain(max(available, Decimal(0))),
+                    requested=plain(r.quantity),
+                    side=risk.wire_side(side),
+                    symbol=instrument.symbol,
+                )
+            closes = True
+        elif side == o.BUY and quantity_held < 0 and r.quantity <= -quantity_held - held:
+            closes = True
+        elif side == o.SELL_SHORT:
+            if not account.is_margin:
+                fail(risk.SHORT_SALE, account_type="cash", symbol=instrument.symbol)
+            elif quantity_held > 0:
+                fail(risk.SHORT_SALE, long_quantity=plain(quantity_held), symbol=instrument.symbol)
+            if instrument.is_short_prohibited:
+                fail(risk.SHORT_PROHIBITED, symbol=instrument.symbol)
+            elif not instrument.easy_to_borrow:
+                fail(risk.HARD_TO_BORROW, symbol=instrument.symbol)
+        if side == o.BUY and not closes and instrument.is_liquidation_only:
+            fail(risk.LIQUIDATION_ONLY, symbol=instrument.symbol)
+        if instrument.is_option and not closes and account.options_level < 2:
+            fail(
+                risk.OPTIONS_LEVEL,
+                options_level=str(account.options_level),
+                required_level="2",
+                symbol=instrument.symbol,
+            )
+        price = reference_price(r, quote, instrument)
+        notional = r.quantity * price * instrument.multiplier
+        limit = account.max_notional
+        if limit is not None and notional > limit:
+            fail(
+                risk.MAX_NOTIONAL,
+                limit=plain(limit),
+                notional=plain(notional),
+                symbol=instrument.symbol,
+            )
+        working_price = None if r.order_type in (o.MARKET,) else r.limit_price
+        if r.order_type in (o.LIMIT, o.MARKET) and engine.self_match.crosses(
+            account.id, instrument.id, side == o.BUY, working_price
+        ):
+            fail(
+                risk.SELF_MATCH,
+                price=risk.dollars(working_price),
+                side=risk.wire_side(side),
+                symbol=instrument.symbol,
+            )
+        hold_per_unit = Decimal(0)
+        if closes:
+            self.batch_held[instrument.id] = (
+                self.batch_held.get(instrument.id, Decimal(0)) + r.quantity
+            )
+        else:
+            hold_per_unit = (
+                price * instrument.multiplier * hold_weight(instrument.is_option, account.is_margin)
+            )
+            required = r.quantity * hold_per_unit
+            value = self.value()
+            available = value.buying_power - self.batch_hold
+            if required > available:
+                fail(
+                    risk.BUYING_POWER,
+                    account_type="margin_reg_t" if account.is_margin else "cash",
+                    available=fixed(max(available, Decimal(0)), 4),
+                    multiplier=plain(value.multiplier),
+                    required_equity="0" if instrument.is_option else plain(required),
+                    required_options=plain(required) if instrument.is_option else "0",
+                    required_total=plain(required),
+                    side=risk.wire_side(side),
+                    symbol=instrument.symbol,
+                )
+            self.batch_hold += required
+        return order_id, closes, hold_per_unit, instrument
+
+    def value(self) -> AccountValue:
+        if self._value is None:
+            self._value = self.engine.account_value(self.account.id, self.now)
+        return self._value
+
+
+def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:
+    """Request a replace: the order goes PENDING_REPLACE; the venue applies it after its latency."""
+    order = engine.open_order(c.account_id, c.order_id, "replaced")
+    if order.status not in (o.NEW, o.PARTIALLY_FILLED):
+        raise InvalidRequest(
+            f"Order {order.id} is {order.status} and cannot be replaced until the venue answers"
+        )
+    changes: dict[str, Decimal | str | None] = {
+        "quantity": c.quantity,
+        "limit_price": c.limit_price,
+        "stop_price": c.stop_price,
+        "trailing_offset": c.trailing_offset,
+        "trailing_offset_type": c.trailing_offset_type,
+        "limit_offset": c.limit_offset,
+    }
+    given = {k: v for k, v in changes.items() if v is not None}
+    if not given:
+        raise InvalidRequest("At least one field must be provided")
+    kind = order.order_type
+    allowed = {
+        "quantity": True,
+        "limit_price": kind in (o.LIMIT, o.STOP_LIMIT),
+        "stop_price": kind in o.STOP_TYPES,
+        "trailing_offset": kind in o.TRAILING_TYPES,
+        "trailing_offset_type": kind in o.TRAILING_TYPES,
+        "limit_offset": kind == o.TRAILING_STOP_LIMIT,
+    }
+    for name in given:
+        if not allowed[name]:
+            raise InvalidRequest(f"{name} cannot be set on a {kind} order")
+    if c.quantity is not None:
+        if c.quantity <= 0:
+            raise InvalidRequest("quantity must be greater than zero")
+        if c.quantity < order.filled_quantity:
+            raise InvalidRequest(
+                f"quantity {plain(c.quantity)} is below the filled quantity {plain(order.filled_quantity)}"
+            )
+        if order.instrument_type == "OPTION" and c.quantity != c.quantity.to_integral_value():
+            raise InvalidRequest("options trade in whole contracts")
+    for name in ("limit_price", "stop_price"):
+        price = given.get(name)
+        if isinstance(price, Decimal):
+            if price <= 0:
+                raise InvalidRequest(f"{name} must be greater than zero")
+            check_tick(0, name, price)
+    if c.trailing_offset is not None and c.trailing_offset <= 0:
+        raise InvalidRequest("trailing_offset must be greater than zero")
+    now = engine.now_ns()
+    hold_per_unit = order.hold_per_unit
+    if hold_per_unit and c.limit_price is not None and order.limit_price:
+        hold_per_unit = hold_per_unit * c.limit_price / order.limit_price
+    new_quantity = c.quantity if c.quantity is not None else order.quantity
+    extra = (new_quantity - order.filled_quantity) * hold_per_unit - (
+        order.quantity - order.filled_quantity
+    ) * order.hold_per_unit
+    if extra > 0:
+        value = engine.account_value(order.account_id, now)
+        if extra > value.buying_power:
+            account = engine.state.accounts[order.account_id]
+            raise risk.risk_error(
+                [
+                    risk.RiskFailure(
+                        risk.BUYING_POWER,
+                        order.id,
+                        {
+                            "account_id": str(order.account_id),
+                            "account_type": "margin_reg_t" if account.is_margin else "cash",
+                            "available": fixed(value.buying_power, 4),
+                            "multiplier": plain(value.multiplier),
+                            "order_id": str(order.id),
+                            "required_total": plain(extra),
+                            "side": risk.wire_side(order.side),
+                            "symbol": order.symbol,
+                        },
+                    )
+                ]
+            )
+    wire: dict[str, str | None] = {k: str(v) for k, v in given.items()}
+    if hold_per_unit != order.hold_per_unit:
+        wire["hold_per_unit"] = str(hold_per_unit)
+    engine.emit(
+        ev.OrderReplaceRequested(
+            ts_ns=now, order_id=order.id, venue_due_ns=now + engine.latency_ns(), changes=wire
+        )
+    )
+    return snapshot(order)
+
+
+def cancel_orders(engine: Engine, c: cmd.CancelOrders) -> list[Order]:
+    """Request cancellation of each still-open order; returns them (PENDING_CANCEL)."""
+    now = engine.now_ns()
+    due = now + engine.latency_ns()
+    out = []
+    for order_id in c.order_ids:
+        order = engine.state.orders.get(order_id)
+        if order is None or order.account_id != c.account_id or not order.is_open:
+            continue
+        if order.status != o.PENDING_CANCEL:
+            engine.emit(ev.OrderCancelRequested(ts_ns=now, order_id=order.id, venue_due_ns=due))
+        out.append(snapshot(order))
+    return out
+
+
+def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
+    """One MARKET DAY order per position closing what is available (all, with `cancel_orders`)."""
+    state = engine.state
+    engine.account(c.account_id)
+    book = state.positions.get(c.account_id, {})
+    positions = [
+        p
+        for p in book.values()
+        if p.quantity and (c.instrument_id is None or p.instrument_id == c.instrument_id)
+    ]
+    now = engine.now_ns()
+    canceling: set[uuid.UUID] = set()
+    if c.cancel_orders:
+        wanted = {p.instrument_id for p in positions}
+        if c.instrument_id is not None:
+            wanted.add(c.instrument_id)
+        ids = tuple(
+            order.id
+            for order in state.open_orders.get(c.account_id, {}).values()
+            if order.instrument_id in wanted
+        )
+        cancel_orders(engine, cmd.CancelOrders(c.account_id, ids))
+        canceling = set(ids)
+    out = []
+    for position in positions:
+        quantity = position.available_quantity
+        if canceling:
+            still_held = sum(
+                (
+                    order.quantity - order.filled_quantity
+                    for order in state.open_orders.get(c.account_id, {}).values()
+                    if order.instrument_id == position.instrument_id
+                    and order.closes_position
+                    and order.id not in canceling
+                ),
+                Decimal(0),
+            )
+            quantity = max(abs(position.quantity) - still_held, Decimal(0))
+        if not quantity:
+            continue
+        instrument = engine.instruments.get(position.instrument_id)
+        assert instrument is not None
+        request = OrderRequest(
+            instrument_id=instrument.id,
+            symbol=instrument.symbol,
+            instrument_type=instrument.instrument_type,
+            is_fractionable=instrument.is_fractionable,
+            side=o.SELL if position.quantity > 0 else o.BUY,
+            order_type=o.MARKET,
+            time_in_force=o.DAY,
+            quantity=quantity,
+        )
+        order_id = engine.ids.uuid7(now)
+        out.append(
+            _accept(engine, c.account_id, request, instrument, order_id, True, Decimal(0), now)
+        )
+    return out
+
+
+def set_faults(engine: Engine, c: cmd.SetFaults) -> ev.FaultsSet:
+    """Set the venue's fault injection."""
+    if c.reject_next < 0 or c.ack_delay_ms < 0:
+        raise InvalidRequest("reject_next and ack_delay_ms must not be negative")
+    engine.emit(
+        ev.FaultsSet(
+            ts_ns=engine.now_ns(),
+            reject_next=c.reject_next,
+            reject_reason=c.reject_reason,
+            ack_delay_ms=c.ack_delay_ms,
+        )
+    )
+    return engine.state.faults

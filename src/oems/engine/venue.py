@@ -1,0 +1,520 @@
+"""The venue simulator: acknowledges, releases, triggers, fills and expires orders.
+
+Fill model (deterministic; the README documents it):
+
+- An order becomes active when it is acknowledged (after the configured latency) and its
+  session is open; one received while its session is closed waits (`AWAITING_RELEASE`) until
+  the regular open (the pre-market open for `extended_hours` orders).
+- On becoming active a marketable order fills at the touch (the ask for buys, the bid for
+  sells, moved by the configured slippage) up to the displayed size times the participation
+  rate; a limit order fills only if the touch is at or better than its limit. Whatever is left
+  works on later quotes: market orders at the touch, resting limits at their own limit price
+  once the opposite touch reaches it.
+- Displayed size is consumed: a quote (same timestamp) can fill no more than its size in total.
+- Stops trigger when the market quotes or trades through them (buy: ask or last at or above
+  the stop; sell: bid or last at or below) and then work as market (STOP) or limit (STOP_LIMIT).
+- Trailing stops track a watermark (the best bid for sells, best ask for buys since they became
+  active); the stop sits the offset (price, or basis points of the watermark) behind it, rounded
+  to the tick; a trailing stop-limit's limit is the stop plus the signed `limit_offset`.
+- IMMEDIATE_OR_CANCEL cancels what the first evaluation leaves; FILL_OR_KILL fills in full at
+  once or is canceled. AT_THE_OPENING and AT_THE_CLOSE fill in full in the opening / closing
+  auction at the opening / closing price (the midpoint at that instant), or are canceled when
+  a limit forbids it. DAY orders expire at their session's close, GOOD_TILL_DATE at
+  `expires_at`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from oems.domain import events as ev
+from oems.domain import orders as o
+from oems.domain.instruments import Instrument
+from oems.domain.order_rules import tick_for
+from oems.domain.orders import Order
+from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
+from oems.market.quotes import Quote, spot_price
+
+if TYPE_CHECKING:
+    from oems.engine.engine import Engine
+
+BPS = Decimal(10000)
+
+_AWAITING_VENUE = (o.PENDING_NEW, o.PENDING_CANCEL, o.PENDING_REPLACE)
+
+# Timer kinds, in the order they run when due at the same instant.
+VENUE_DUE = 0
+RELEASE = 1
+AUCTION = 2
+EXPIRE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSettings:
+    """Configurable venue behaviour: latency, slippage, how much of the touch one fill takes."""
+
+    latency_ns: int = 0
+    slippage_bps: Decimal = Decimal(0)
+    participation: Decimal = Decimal(1)  # fraction of the displayed size an order may take
+
+
+def to_tick(price: Decimal, up: bool) -> Decimal:
+    """`price` rounded to its tick, up or down."""
+    tick = tick_for(price)
+    return (price / tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR) * tick
+
+
+class Book:
+    """The working orders of one instrument in one session class (regular or extended)."""
+
+    __slots__ = ("buy_stops", "buys", "market", "sell_stops", "sells", "trailing")
+
+    def __init__(self) -> None:
+        self.buys: SortedList = SortedList()  # (-limit, seq, order): best (highest) first
+        self.sells: SortedList = SortedList()  # (limit, seq, order): best (lowest) first
+        self.buy_stops: SortedList = SortedList()  # (stop, seq, order): lowest trigger first
+        self.sell_stops: SortedList = SortedList()  # (-stop, seq, order): highest first
+        self.market: dict[uuid.UUID, Order] = {}
+        self.trailing: dict[uuid.UUID, Order] = {}
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.buys
+            or self.sells
+            or self.buy_stops
+            or self.sell_stops
+            or self.market
+            or self.trailing
+        )
+
+
+class Venue:
+    """Matching and timers for every working order; rebuilt from state after a restart."""
+
+    def __init__(self, engine: Engine, settings: VenueSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.books: dict[tuple[uuid.UUID, bool], Book] = {}
+        self._where: dict[uuid.UUID, tuple[Book, tuple[Decimal, int, Order] | None]] = {}
+        self._seq = itertools.count()
+        self._timers: list[tuple[int, int, int, uuid.UUID]] = []
+        self._consumed: dict[tuple[uuid.UUID, bool], tuple[int, int]] = {}
+
+    # ---- rebuilding and timers -----------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Recreate books and timers from the state's open orders (after recovery)."""
+        self.books.clear()
+        self._where.clear()
+        self._timers.clear()
+        for by_id in self.engine.state.open_orders.values():
+            for order in sorted(by_id.values(), key=lambda x: x.created_ns):
+                self.schedule(order)
+                if self._is_working(order):
+                    self._add(order)
+
+    def schedule(self, order: Order) -> None:
+        """Put the order's pending timers (venue answer, release, auction, expiry) on the heap."""
+        for due, kind in (
+            (order.venue_due_ns, VENUE_DUE),
+            (order.releases_ns, RELEASE),
+            (order.auction_ns, AUCTION),
+            (order.expiry_ns, EXPIRE),
+        ):
+            if due is not None:
+                heapq.heappush(self._timers, (due, kind, next(self._seq), order.id))
+
+    def next_timer_ns(self) -> int | None:
+        """The instant of the earliest pending timer."""
+        while self._timers:
+            due, kind, _, order_id = self._timers[0]
+            if self._timer_live(kind, due, order_id):
+                return due
+            heapq.heappop(self._timers)
+        return None
+
+    def _timer_live(self, kind: int, due: int, order_id: uuid.UUID) -> bool:
+        order = self.engine.state.orders.get(order_id)
+        if order is None or not order.is_open:
+            return False
+        if kind == VENUE_DUE:
+            return order.venue_due_ns == due and order.status in _AWAITING_VENUE
+        if kind == RELEASE:
+            return order.releases_ns == due
+        if kind == AUCTION:
+            return order.auction_ns == due
+        return order.expiry_ns == due
+
+    def run_timers(self, now_ns: int) -> None:
+        """Run every live timer due at or before `now_ns`, in (instant, kind) order."""
+        while self._timers and self._timers[0][0] <= now_ns:
+            due, kind, _, order_id = heapq.heappop(self._timers)
+            if not self._timer_live(kind, due, order_id):
+                continue
+            order = self.engine.state.orders[order_id]
+            if kind == VENUE_DUE:
+                self._venue_answer(order, due)
+            elif kind == RELEASE:
+                self._release(order, due)
+            elif kind == AUCTION:
+                self._auction(order, due)
+            else:
+                self._expire(order, due)
+
+    @property
+    def has_working_orders(self) -> bool:
+        """True when some book holds an order a tick could trigger or fill."""
+        return any(self.books.values())
+
+    # ---- venue answers -------------------------------------------------------------------
+
+    def _venue_answer(self, order: Order, now: int) -> None:
+        emit = self.engine.emit
+        if order.status == o.PENDING_NEW:
+            faults = self.engine.state.faults
+            if faults.reject_next > 0:
+                emit(
+                    ev.FaultsSet(
+                        ts_ns=now,
+                        reject_next=faults.reject_next - 1,
+                        reject_reason=faults.reject_reason,
+                        ack_delay_ms=faults.ack_delay_ms,
+                    )
+                )
+                reason = faults.reject_reason or "Rejected by venue"
+                emit(ev.OrderRejected(ts_ns=now, order_id=order.id, reason=reason))
+                return
+            waiting = order.releases_ns is not None or order.time_in_force in (o.OPG, o.CLS)
+            queue_state = o.AWAITING_RELEASE if order.releases_ns is not None else None
+            emit(ev.OrderAcknowledged(ts_ns=now, order_id=order.id, queue_state=queue_state))
+            if not waiting:
+                self._activate(order, now)
+        elif order.status == o.PENDING_CANCEL:
+            self._remove(order)
+            emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason="Canceled by user"))
+        elif order.status == o.PENDING_REPLACE:
+            self._remove(order)
+            emit(ev.OrderReplaced(ts_ns=now, order_id=order.id))
+            if order.is_open and self._may_work(order):
+                self._activate(order, now)
+
+    def _release(self, order: Order, now: int) -> None:
+        self.engine.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
+        if order.time_in_force == o.OPG:
+            self._auction(order, now)
+        elif order.status not in (o.PENDING_NEW, o.PENDING_CANCEL) and order.auction_ns is None:
+            self._activate(order, now)
+
+    def _auction(self, order: Order, now: int) -> None:
+        """Fill an opening or closing auction order in full at the auction price, or cancel it."""
+        if order.status in (o.PENDING_NEW, o.PENDING_CANCEL):
+            return
+        instrument = self._instrument(order)
+        quote = self.engine.market_quote(instrument, now)
+        price = spot_price(quote)
+        leaves = order.quantity - order.filled_quantity
+        name = "opening" if order.time_in_force == o.OPG else "closing"
+        if price is None:
+            self._cancel(order, now, f"No {name} price: unfilled quantity canceled")
+            return
+        price = to_tick(price, up=order.is_buy)
+        limit = order.working_limit
+        if limit is not None and (price > limit if order.is_buy else price < limit):
+            self._cancel(order, now, f"Limit not reached in the {name} auction: canceled")
+            return
+        self._fill(order, leaves, price, now)
+
+    def _expire(self, order: Order, now: int) -> None:
+        self._remove(order)
+        reason = "Good-till-date expiry" if order.time_in_force == o.GTD else "Day order expired"
+        self.engine.emit(ev.OrderExpired(ts_ns=now, order_id=order.id, reason=reason))
+
+    def _cancel(self, order: Order, now: int, reason: str) -> None:
+        self._remove(order)
+        self.engine.emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason=reason))
+
+    # ---- working orders ------------------------------------------------------------------
+
+    def _activate(self, order: Order, now: int) -> None:
+        """The order starts working: trail or trigger, evaluate at once, then rest (or finish)."""
+        self._add(order)
+        quote = self.engine.market_quote(self._instrument(order), now)
+        if quote is not None:
+            if order.order_type in o.TRAILING_TYPES and not order.triggered:
+                self._trail(order, quote, now, force=True)
+            elif order.order_type in o.STOP_TYPES and not order.triggered:
+                assert order.stop_price is not None
+                touch = _buy_trigger_price(quote) if order.is_buy else _sell_trigger_price(quote)
+                if touch is not None and (
+                    touch >= order.stop_price if order.is_buy else touch <= order.stop_price
+                ):
+                    self._trigger(order, order.stop_price, now)
+            else:
+                self._evaluate_order(order, quote, now, entering=True)
+        if order.is_open and order.time_in_force == o.IOC:
+            self._cancel(order, now, "Immediate-or-cancel: unfilled quantity canceled")
+        elif order.is_open and order.time_in_force == o.FOK:
+            self._cancel(order, now, "Fill-or-kill: not fillable in full, canceled")
+
+    def _is_working(self, order: Order) -> bool:
+        return (
+            order.status not in (o.PENDING_NEW,)
+            and order.queue_state != o.AWAITING_RELEASE
+            and order.time_in_force not in (o.OPG, o.CLS)
+        )
+
+    def _may_work(self, order: Order) -> bool:
+        return order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in (
+            o.OPG,
+            o.CLS,
+        )
+
+    def _book_for(self, order: Order) -> Book:
+        key = (order.instrument_id, bool(order.extended_hours))
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = Book()
+        return book
+
+    def _add(self, order: Order) -> None:
+        """Place the order in its book by what it waits for: a trigger, a price, or liquidity."""
+        self._remove(order)
+        book = self._book_for(order)
+        seq = next(self._seq)
+        entry: tuple[Decimal, int, Order] | None = None
+        if order.order_type in o.TRAILING_TYPES and not order.triggered:
+            book.trailing[order.id] = order
+        elif order.order_type in o.STOP_TYPES and not order.triggered:
+            assert order.stop_price is not None
+            if order.is_buy:
+                entry = (order.stop_price, seq, order)
+                book.buy_stops.add(entry)
+            else:
+                entry = (-order.stop_price, seq, order)
+                book.sell_stops.add(entry)
+        elif order.working_limit is not None:
+            limit = order.working_limit
+            if order.is_buy:
+                entry = (-limit, seq, order)
+                book.buys.add(entry)
+            else:
+                entry = (limit, seq, order)
+                book.sells.add(entry)
+        else:
+            book.market[order.id] = order
+        self._where[order.id] = (book, entry)
+
+    def _remove(self, order: Order) -> None:
+        found = self._where.pop(order.id, None)
+        if found is None:
+            return
+        book, entry = found
+        if entry is None:
+            book.market.pop(order.id, None)
+            book.trailing.pop(order.id, None)
+            return
+        for sorted_list in (book.buys, book.sells, book.buy_stops, book.sell_stops):
+            if entry in sorted_list:
+                sorted_list.remove(entry)
+                return
+
+    # ---- ticks ---------------------------------------------------------------------------
+
+    def evaluate_all(self, now: int) -> None:
+        """Run every book whose session is open against the quote in force at `now`."""
+        session = self.engine.calendar.session_at(now)
+        if session is None:
+            return
+        for (instrument_id, extended), book in list(self.books.items()):
+            if not book:
+                continue
+            if session != REGULAR and (not extended or session not in (PRE_MARKET, AFTER_HOURS)):
+                continue
+            instrument = self.engine.instruments.get(instrument_id)
+            if instrument is None:
+                continue
+            quote = self.engine.market_quote(instrument, now)
+            if quote is not None:
+                self.evaluate_book(book, quote, now)
+
+    def evaluate_instrument(self, instrument: Instrument, now: int) -> None:
+        """Run the books of one instrument (after its quote was set by hand)."""
+        session = self.engine.calendar.session_at(now)
+        if session is None:
+            return
+        quote = self.engine.market_quote(instrument, now)
+        if quote is None:
+            return
+        for extended in (False, True):
+            book = self.books.get((instrument.id, extended))
+            if book and (session == REGULAR or extended):
+                self.evaluate_book(book, quote, now)
+
+    def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:
+        """One tick: trailing watermarks, triggers, then fills; touches only affected orders."""
+        for order in list(book.trailing.values()):
+            self._trail(order, quote, now)
+        buy_touch = _buy_trigger_price(quote)
+        while book.buy_stops and buy_touch is not None and book.buy_stops[0][0] <= buy_touch:
+            self._trigger(book.buy_stops[0][2], book.buy_stops[0][0], now)
+        sell_touch = _sell_trigger_price(quote)
+        while book.sell_stops and sell_touch is not None and -book.sell_stops[0][0] >= sell_touch:
+            self._trigger(book.sell_stops[0][2], -book.sell_stops[0][0], now)
+        for order in list(book.market.values()):
+            self._evaluate_order(order, quote, now, entering=False)
+        ask, bid = quote.ask, quote.bid
+        if ask is not None:
+            for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
+                self._evaluate_order(entry[2], quote, now, entering=False)
+                if self._available(entry[2].instrument_id, quote, True) <= 0:
+                    break
+        if bid is not None:
+            for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
+                self._evaluate_order(entry[2], quote, now, entering=False)
+                if self._available(entry[2].instrument_id, quote, False) <= 0:
+                    break
+
+    @staticmethod
+    def _crossing(
+        entries: SortedList, crosses: Callable[[tuple[Decimal, int, Order]], bool]
+    ) -> Iterator[tuple[Decimal, int, Order]]:
+        for entry in entries:
+            if not crosses(entry):
+                return
+            yield entry
+
+    def _trigger(self, order: Order, price: Decimal, now: int) -> None:
+        self._remove(order)
+        self.engine.emit(ev.OrderTriggered(ts_ns=now, order_id=order.id, price=price))
+        self._add(order)
+        quote = self.engine.market_quote(self._instrument(order), now)
+        if quote is not None:
+            self._evaluate_order(order, quote, now, entering=True)
+
+    def _trail(self, order: Order, quote: Quote | None, now: int, force: bool = False) -> None:
+        """Move a trailing order's watermark to the best price seen; trigger it when crossed."""
+        if quote is None:
+            return
+        reference = _sell_trigger_price(quote) if not order.is_buy else _buy_trigger_price(quote)
+        if reference is None:
+            return
+        mark = order.trailing_watermark_px
+        better = mark is None or (reference < mark if order.is_buy else reference > mark)
+        if better or force:
+            watermark = reference if better else mark
+            assert watermark is not None
+            stop = self._trailing_stop(order, watermark)
+            limit = None
+            if order.order_type == o.TRAILING_STOP_LIMIT:
+                limit = stop + (order.limit_offset or Decimal(0))
+            self.engine.emit(
+                ev.TrailingMoved(
+                    ts_ns=now,
+                    order_id=order.id,
+                    watermark_px=watermark,
+                    stop_px=stop,
+                    limit_px=limit,
+                )
+            )
+        stop_px = order.trailing_stop_px
+        if stop_px is not None and (reference >= stop_px if order.is_buy else reference <= stop_px):
+            self._trigger(order, stop_px, now)
+
+    @staticmethod
+    def _trailing_stop(order: Order, watermark: Decimal) -> Decimal:
+        offset = order.trailing_offset or Decimal(0)
+        if order.trailing_offset_type == o.BPS:
+            offset = watermark * offset / BPS
+        stop = watermark + offset if order.is_buy else watermark - offset
+        return to_tick(stop, up=not order.is_buy)
+
+    def _evaluate_order(self, order: Order, quote: Quote, now: int, entering: bool) -> None:
+        """Fill what the quote allows of one working order."""
+        if not order.is_open or order.waits_for_trigger or order.status == o.PENDING_NEW:
+            return
+        touch = quote.ask if order.is_buy else quote.bid
+        if touch is None:
+            return
+        limit = order.working_limit
+        if limit is not None and (touch > limit if order.is_buy else touch < limit):
+            return
+        available = self._available(order.instrument_id, quote, order.is_buy)
+        leaves = order.quantity - order.filled_quantity
+        if order.time_in_force == o.FOK and available < leaves:
+            return
+        quantity = min(leaves, available)
+        if quantity <= 0:
+            return
+        if limit is not None and not entering:
+            price = limit  # a resting limit fills at its own price
+        else:
+            price = self._slipped(touch, order.is_buy, limit)
+        self._consume(order.instrument_id, quote, order.is_buy, quantity)
+        self._fill(order, quantity, price, now)
+
+    def _slipped(self, touch: Decimal, is_buy: bool, limit: Decimal | None) -> Decimal:
+        slippage = self.settings.slippage_bps
+        if not slippage:
+            return touch
+        moved = touch * (1 + slippage / BPS) if is_buy else touch * (1 - slippage / BPS)
+        price = to_tick(moved, up=is_buy)
+        if limit is not None:
+            price = min(price, limit) if is_buy else max(price, limit)
+        return price
+
+    def _available(self, instrument_id: uuid.UUID, quote: Quote, is_buy: bool) -> Decimal:
+        size = quote.ask_size if is_buy else quote.bid_size
+        shown = int(Decimal(size) * self.settings.participation)
+        used = self._consumed.get((instrument_id, is_buy))
+        if used is not None and used[0] == quote.ts_ns:
+            shown -= used[1]
+        return Decimal(max(shown, 0))
+
+    def _consume(
+        self, instrument_id: uuid.UUID, quote: Quote, is_buy: bool, quantity: Decimal
+    ) -> None:
+        key = (instrument_id, is_buy)
+        used = self._consumed.get(key)
+        before = used[1] if used is not None and used[0] == quote.ts_ns else 0
+        self._consumed[key] = (quote.ts_ns, before + int(quantity))
+
+    def _fill(self, order: Order, quantity: Decimal, price: Decimal, now: int) -> None:
+        engine = self.engine
+        engine.emit(
+            ev.OrderFilled(
+                ts_ns=now,
+                order_id=order.id,
+                execution_id=engine.ids.uuid7(now),
+                quantity=quantity,
+                price=price,
+                venue=order.venue,
+                settles_on=engine.settlement_date(now),
+            )
+        )
+        if not order.is_open:
+            self._remove(order)
+
+    def _instrument(self, order: Order) -> Instrument:
+        instrument = self.engine.instruments.get(order.instrument_id)
+        assert instrument is not None, f"unknown instrument {order.instrument_id}"
+        return instrument
+
+
+def _buy_trigger_price(quote: Quote) -> Decimal | None:
+    """What a buy stop compares with: the higher of ask and last."""
+    prices = [p for p in (quote.ask, quote.last) if p is not None]
+    return max(prices) if prices else None
+
+
+def _sell_trigger_price(quote: Quote) -> Decimal | None:
+    """What a sell stop compares with: the lower of bid and last."""
+    prices = [p for p in (quote.bid, quote.last) if p is not None]
+    return min(prices) if prices else None
