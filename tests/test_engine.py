@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.trading_engine import run
 
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.state import TradingState
@@ -31,21 +30,6 @@ def make_engine(path: Path, start_ns: int = START) -> Engine:
     engine = Engine(TradingState(), Journal(path), clock, CALENDAR, seed=7)
     engine.recover()
     return engine
-
-
-def run(engine: Engine, body: Callable[[Engine], Awaitable[Any]]) -> Any:
-    """Run `body` against a started engine, then stop it."""
-
-    async def main() -> Any:
-        task = asyncio.create_task(engine.run())
-        await asyncio.sleep(0)
-        try:
-            return await body(engine)
-        finally:
-            task.cancel()
-            engine.close()
-
-    return asyncio.run(main())
 
 
 def snapshot(state: TradingState) -> dict[str, Any]:

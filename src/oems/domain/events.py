@@ -153,6 +153,7 @@ class OrderFilled(Event, frozen=True):
     price: Decimal
     venue: str
     settles_on: dt.date
+    quote_ts_ns: int | None = None  # the quote whose displayed size it took (None: an auction)
 
 
 class OrderCancelRequested(Event, frozen=True):

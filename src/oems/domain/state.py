@@ -54,6 +54,8 @@ class TradingState:
     client_order_ids: dict[tuple[int, str], Order] = field(default_factory=dict)
     executions: dict[int, list[Execution]] = field(default_factory=dict)  # time order
     positions: dict[int, dict[uuid.UUID, Position]] = field(default_factory=dict)
+    # (symbol, buying) -> (quote timestamp, quantity taken from that quote's displayed size)
+    liquidity_used: dict[tuple[str, bool], tuple[int, Decimal]] = field(default_factory=dict)
     faults: ev.FaultsSet = field(default_factory=lambda: ev.FaultsSet(ts_ns=0))
     trading_day: Any = None  # dt.date of the last TradingDayStarted
     last_event_ns: int = 0
@@ -174,6 +176,9 @@ def _clock_set(state: TradingState, e: ev.ClockSet) -> None:
 
 
 def _quote_pinned(state: TradingState, e: ev.QuotePinned) -> None:
+    # A quote set by hand shows its whole size again.
+    state.liquidity_used.pop((e.symbol, True), None)
+    state.liquidity_used.pop((e.symbol, False), None)
     state.pinned_quotes[e.symbol] = PinnedQuote(
         e.bid, e.ask, e.bid_size, e.ask_size, e.last, e.ts_ns
     )
@@ -353,6 +358,11 @@ def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
     _change_hold(state, order, -e.quantity)
     done = order.filled_quantity >= order.quantity
     _move(state, order, o.FILL_ALL if done else o.FILL_PART, e.ts_ns)
+    if e.quote_ts_ns is not None:
+        key = (order.symbol, order.is_buy)
+        used = state.liquidity_used.get(key)
+        before = used[1] if used is not None and used[0] == e.quote_ts_ns else Decimal(0)
+        state.liquidity_used[key] = (e.quote_ts_ns, before + e.quantity)
     signed = e.quantity if order.is_buy else -e.quantity
     _position(state, order).apply_fill(signed, e.price)
     amount = -signed * e.price * order.multiplier

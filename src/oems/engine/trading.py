@@ -134,6 +134,9 @@ def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
     for request, (order_id, closes, hold_per_unit, instrument) in zip(
         c.orders, planned, strict=True
     ):
+        if request.client_order_id is None:
+            # Server-made when absent: the order id itself, unique by construction.
+            request = dataclasses.replace(request, client_order_id=str(order_id))
         accepted.append(
             _accept(engine, account.id, request, instrument, order_id, closes, hold_per_unit, now)
         )

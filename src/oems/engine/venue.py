@@ -106,7 +106,6 @@ class Venue:
         self._where: dict[uuid.UUID, tuple[Book, tuple[Decimal, int, Order] | None]] = {}
         self._seq = itertools.count()
         self._timers: list[tuple[int, int, int, uuid.UUID]] = []
-        self._consumed: dict[tuple[uuid.UUID, bool], tuple[int, int]] = {}
 
     # ---- rebuilding and timers -----------------------------------------------------------
 
@@ -374,12 +373,12 @@ class Venue:
         if ask is not None:
             for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2].instrument_id, quote, True) <= 0:
+                if self._available(entry[2], quote) <= 0:
                     break
         if bid is not None:
             for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2].instrument_id, quote, False) <= 0:
+                if self._available(entry[2], quote) <= 0:
                     break
 
     @staticmethod
@@ -446,7 +445,7 @@ class Venue:
         limit = order.working_limit
         if limit is not None and (touch > limit if order.is_buy else touch < limit):
             return
-        available = self._available(order.instrument_id, quote, order.is_buy)
+        available = self._available(order, quote)
         leaves = order.quantity - order.filled_quantity
         if order.time_in_force == o.FOK and available < leaves:
             return
@@ -457,8 +456,7 @@ class Venue:
             price = limit  # a resting limit fills at its own price
         else:
             price = self._slipped(touch, order.is_buy, limit)
-        self._consume(order.instrument_id, quote, order.is_buy, quantity)
-        self._fill(order, quantity, price, now)
+        self._fill(order, quantity, price, now, quote.ts_ns)
 
     def _slipped(self, touch: Decimal, is_buy: bool, limit: Decimal | None) -> Decimal:
         slippage = self.settings.slippage_bps
@@ -470,23 +468,18 @@ class Venue:
             price = min(price, limit) if is_buy else max(price, limit)
         return price
 
-    def _available(self, instrument_id: uuid.UUID, quote: Quote, is_buy: bool) -> Decimal:
-        size = quote.ask_size if is_buy else quote.bid_size
-        shown = int(Decimal(size) * self.settings.participation)
-        used = self._consumed.get((instrument_id, is_buy))
+    def _available(self, order: Order, quote: Quote) -> Decimal:
+        """What is left of the touch's displayed size (times participation) for this order."""
+        size = quote.ask_size if order.is_buy else quote.bid_size
+        shown = (Decimal(size) * self.settings.participation).to_integral_value(ROUND_FLOOR)
+        used = self.engine.state.liquidity_used.get((order.symbol, order.is_buy))
         if used is not None and used[0] == quote.ts_ns:
             shown -= used[1]
-        return Decimal(max(shown, 0))
+        return max(shown, Decimal(0))
 
-    def _consume(
-        self, instrument_id: uuid.UUID, quote: Quote, is_buy: bool, quantity: Decimal
+    def _fill(
+        self, order: Order, quantity: Decimal, price: Decimal, now: int, quote_ts: int | None = None
     ) -> None:
-        key = (instrument_id, is_buy)
-        used = self._consumed.get(key)
-        before = used[1] if used is not None and used[0] == quote.ts_ns else 0
-        self._consumed[key] = (quote.ts_ns, before + int(quantity))
-
-    def _fill(self, order: Order, quantity: Decimal, price: Decimal, now: int) -> None:
         engine = self.engine
         engine.emit(
             ev.OrderFilled(
@@ -497,6 +490,7 @@ class Venue:
                 price=price,
                 venue=order.venue,
                 settles_on=engine.settlement_date(now),
+                quote_ts_ns=quote_ts,
             )
         )
         if not order.is_open:
