@@ -114,3 +114,99 @@ def test_restart_replays_to_identical_state(tmp_path: Path) -> None:
         restarted.stop()
     assert after == before
     assert before["/v1/clock"]["clock"].startswith("2025-10-20T15:00:00")
+
+
+def test_kill_9_during_order_burst_keeps_every_acknowledged_order_and_trigger(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "oems.db"
+    server = start_server(db, "--market-data", "manual")
+    account = server.credentials["accounts"]["margin"]
+    orders_path = f"/v1/accounts/{account}/orders"
+    with server.admin() as admin, server.client() as client:
+        admin.put("/admin/v1/quotes/AAPL", json={"bid": "200.00", "ask": "200.02"})
+        bought = client.post(
+            orders_path,
+            json=[
+                {
+                    "symbol": "AAPL",
+                    "side": "BUY",
+                    "quantity": "50",
+                    "order_type": "MARKET",
+                    "time_in_force": "DAY",
+                }
+            ],
+        )
+        assert bought.status_code == 200
+        admin.post("/admin/v1/clock/advance", json={"seconds": 0}).raise_for_status()
+        stop = client.post(
+            orders_path,
+            json=[
+                {
+                    "symbol": "AAPL",
+                    "side": "SELL",
+                    "quantity": "50",
+                    "order_type": "STOP",
+                    "stop_price": "190.00",
+                    "time_in_force": "GOOD_TILL_CANCEL",
+                    "id": "guard",
+                }
+            ],
+        )
+        assert stop.status_code == 200
+
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    enough = threading.Event()
+    killed = threading.Event()
+    client = server.client()
+
+    def submit(n: int) -> None:
+        if killed.is_set():
+            return
+        body = [
+            {
+                "symbol": "MSFT",
+                "side": "BUY",
+                "quantity": "1",
+                "order_type": "LIMIT",
+                "limit_price": "1.00",
+                "time_in_force": "GOOD_TILL_CANCEL",
+                "id": f"burst-{n}",
+            }
+        ]
+        try:
+            response = client.post(orders_path, json=body)
+        except httpx.HTTPError:
+            return
+        if response.status_code == 200:
+            with lock:
+                acknowledged.append(response.json()["data"][0]["id"])
+                if len(acknowledged) >= 150:
+                    enough.set()
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(submit, n) for n in range(2000)]
+        assert enough.wait(120), "the server acknowledged too few orders"
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(30)
+        killed.set()
+        for future in futures:
+            future.result()
+    client.close()
+
+    restarted = start_server(db, "--market-data", "manual")
+    try:
+        with restarted.client() as after, restarted.admin() as admin:
+            for order_id in acknowledged:
+                found = after.get(f"{orders_path}/{order_id}")
+                assert found.status_code == 200, f"acknowledged order {order_id} was lost"
+                assert found.json()["data"]["status"] in ("PENDING_NEW", "NEW")
+            # The resting stop survived: quoting through it fills it.
+            admin.put("/admin/v1/quotes/AAPL", json={"bid": "189.00", "ask": "189.05"})
+            admin.post("/admin/v1/clock/advance", json={"seconds": 0}).raise_for_status()
+            guard = after.get(f"{orders_path}/{stop.json()['data'][0]['id']}").json()["data"]
+            assert guard["status"] == "FILLED"
+            assert guard["average_fill_price"] == "189.00"
+    finally:
+        restarted.stop()
