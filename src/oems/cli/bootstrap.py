@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from oems.api.admin import new_secret
+from oems.cli.credentials import credentials_path
 from oems.domain.accounts import digest_secret
 from oems.engine import commands as cmd
 from oems.runtime import Runtime
@@ -16,11 +16,6 @@ from oems.runtime import Runtime
 SANDBOX_USER = "sandbox"
 OTHER_USER = "someone-else"
 ADMIN_USER = "admin"
-
-
-def credentials_path(db_path: Path) -> Path:
-    """Where the credentials of a database's sandbox are written: `<db>.credentials.json`."""
-    return db_path.with_name(db_path.name + ".credentials.json")
 
 
 async def bootstrap(runtime: Runtime, api_key: str | None, admin_key: str | None) -> dict[str, Any]:
