@@ -37,6 +37,7 @@ class Config:
     market_data: str = "synthetic"
     seed: int = 0
     venue: VenueSettings = field(default_factory=VenueSettings)
+    snapshot_every: int = 100_000  # events between state snapshots; 0 disables snapshots
 
 
 class Runtime:
@@ -75,7 +76,9 @@ class Runtime:
 
     async def start(self) -> None:
         """Start the engine's writer loop and the ticker that runs timers on a running clock."""
-        self._tasks.append(asyncio.create_task(self.engine.run(), name="engine"))
+        self._tasks.append(
+            asyncio.create_task(self.engine.run(self.config.snapshot_every), name="engine")
+        )
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         await asyncio.sleep(0)
         if self.is_new and self.config.clock_mode == SIMULATED:
@@ -86,7 +89,7 @@ class Runtime:
         await self.engine.execute(cmd.RunDue())
 
     async def stop(self) -> None:
-        """Stop the loops and close the journal; every acknowledged change is already durable."""
+        """Stop the loops, snapshot the state, close the journal (acknowledged changes are durable)."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -94,6 +97,11 @@ class Runtime:
                 await task
         self._tasks.clear()
         self.engine.close()
+        if self.config.snapshot_every and self.journal.last_seq > self.journal.snapshot_seq:
+            try:
+                self.journal.save_snapshot(*self.engine.snapshot())
+            except Exception:
+                log.exception("snapshot on stop failed; the next start replays more of the journal")
         self.journal.close()
 
     async def _ticker(self) -> None:

@@ -151,10 +151,14 @@ def render_balances(
             "long_market_value": money(sod.long_market_value if sod else zero),
             "short_market_value": money(sod.short_market_value if sod else zero),
             "trade_cash": money(sod.trade_cash if sod else account.trade_cash),
-            "maintenance_margin_excess": money(sod.equity if sod else value.equity)
+            "maintenance_margin_excess": money(
+                sod.equity - sod.maintenance_requirement if sod else value.equity
+            )
             if account.is_margin
             else None,
-            "maintenance_margin_requirement": money(zero) if account.is_margin else None,
+            "maintenance_margin_requirement": money(sod.maintenance_requirement if sod else zero)
+            if account.is_margin
+            else None,
         },
     }
     if account.is_margin:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body, value_error
-from oems.api.pagination import fingerprint, paginate
+from oems.api.pagination import paginate, query_filters
 from oems.api.params import Query
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain import orders as o
@@ -46,7 +46,7 @@ ORDER_STATUSES = (
     "OTHER",
 )
 MAX_ORDERS_PER_REQUEST = 1000
-_NEWEST_FIRST = 10**19
+_MAX_UUID = (1 << 128) - 1
 
 
 class NewOrderBody(msgspec.Struct):
@@ -335,9 +335,9 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
     return matches
 
 
-def _newest_first(ts_ns: int, item_id: uuid.UUID) -> str:
-    """A page key that sorts newest first."""
-    return f"{_NEWEST_FIRST - ts_ns:020d}:{item_id}"
+def _newest_first(item_id: uuid.UUID) -> str:
+    """A page key that sorts newest first: ids are issued in strictly increasing order."""
+    return f"{_MAX_UUID - item_id.int:032x}"
 
 
 @endpoint(USER, "/v1/accounts/{account_id}/orders")
@@ -353,10 +353,10 @@ async def get_orders(call: Call) -> Any:
     ]
     page, meta = paginate(
         orders,
-        lambda order: _newest_first(order.created_ns, order.id),
+        lambda order: _newest_first(order.id),
         query.integer("page_size", None, 1, 1000),
         query.string("page_token"),
-        fingerprint("orders", account.id, sorted(call.query.multi_items())),
+        query_filters("orders", account.id, call.query),
     )
     return Reply([render_order(order) for order in page], meta)
 
@@ -397,10 +397,10 @@ async def get_executions(call: Call) -> Any:
     ]
     page, meta = paginate(
         executions,
-        lambda e: _newest_first(e.ts_ns, e.id),
+        lambda e: _newest_first(e.id),
         query.integer("page_size", None, 1, 1000),
         query.string("page_token"),
-        fingerprint("executions", account.id, sorted(call.query.multi_items())),
+        query_filters("executions", account.id, call.query),
     )
     return Reply([render_execution(e) for e in page], meta)
 

@@ -55,6 +55,12 @@ def fingerprint(*filters: Any) -> str:
     ).hexdigest()[:16]
 
 
+def query_filters(name: str, owner: Any, query: Any) -> str:
+    """The fingerprint of a listing's query string: every parameter but the paging ones."""
+    items = sorted((k, v) for k, v in query.multi_items() if k not in ("page_size", "page_token"))
+    return fingerprint(name, owner, items)
+
+
 def paginate(
     items: Sequence[T],
     key: Callable[[T], Any],

@@ -12,11 +12,11 @@ from starlette.routing import Route
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body
 from oems.api.orders import render_order
-from oems.api.pagination import fingerprint, paginate
+from oems.api.pagination import paginate, query_filters
 from oems.api.params import Query
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain.balances import value_position
-from oems.domain.decimals import fixed, money, plain
+from oems.domain.decimals import fixed, money, plain, price
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.positions import Position
 from oems.engine import commands as cmd
@@ -53,14 +53,14 @@ def render_position(position: Position, mark: Decimal | None) -> dict[str, Any]:
         "account_id": position.account_id,
         "available_quantity": plain(position.available_quantity),
         "avg_price": fixed(avg, 4) if avg is not None else None,
-        "closing_price": plain(position.sod_price) if position.sod_price is not None else None,
+        "closing_price": price(position.sod_price) if position.sod_price is not None else None,
         "closing_price_date": position.sod_date.isoformat() if position.sod_date else None,
         "cost_basis": money(position.cost),
         "daily_realized_pnl": money(position.realized_today),
         "daily_unrealized_pnl": money(value.daily_unrealized_pnl),
         "daily_unrealized_pnl_pct": percent,
         "instrument_id": str(position.instrument_id),
-        "instrument_price": plain(value.price) if value.price is not None else None,
+        "instrument_price": price(value.price) if value.price is not None else None,
         "instrument_type": position.instrument_type,
         "market_value": money(value.market_value),
         "position_type": "LONG" if position.quantity > 0 else "SHORT",
@@ -115,7 +115,7 @@ async def get_positions(call: Call) -> Any:
         lambda item: item[0],
         query.integer("page_size", None, 1, 1000),
         query.string("page_token"),
-        fingerprint("positions", account.id, sorted(call.query.multi_items())),
+        query_filters("positions", account.id, call.query),
     )
     return Reply([row for _, row in page], meta)
 

@@ -95,6 +95,7 @@ class StartOfDay:
     trade_cash: Decimal
     long_market_value: Decimal = Decimal(0)
     short_market_value: Decimal = Decimal(0)
+    maintenance_requirement: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)

@@ -15,8 +15,9 @@ Rules (the README repeats them):
   position hold their notional (limit price, or the touch for market and stop orders) out of it;
   an option premium holds twice its notional in a margin account (options are not marginable).
 - Daily P&L of a position = market value now - market value at the previous close + what it was
-  sold for today - what was bought today; the realized part is the average-cost realized P&L
-  of today's closing fills; the rest is the daily unrealized P&L.
+  sold for today - what was bought today. Its realized part is what today's closing fills made
+  against the day's baseline (the previous close for quantity held overnight, the fill price for
+  quantity opened today, averaged); the rest is the daily unrealized P&L, zero once flat.
 """
 
 from __future__ import annotations
@@ -68,20 +69,19 @@ def value_position(position: Position, mark: Decimal | None) -> PositionValue:
     price = mark if mark is not None else position.avg_price
     qty_value = position.quantity * position.multiplier
     market_value = qty_value * price if price is not None else position.cost
+    daily_unrealized = market_value - position.day_cost
+    daily = daily_unrealized + position.realized_today
     if position.sod_price is not None:
-        sod_value = position.sod_quantity * position.multiplier * position.sod_price
-    elif position.sod_quantity:
-        sod_value = position.cost  # no close known: the day starts from cost
+        baseline = abs(position.sod_quantity * position.multiplier * position.sod_price)
     else:
-        sod_value = ZERO  # opened today: the day's baseline is what the fills paid
-    daily = market_value - sod_value + position.sold_today - position.bought_today
-    baseline = abs(sod_value) or abs(position.bought_today) or abs(position.cost)
+        baseline = ZERO
+    baseline = baseline or abs(position.bought_today) or abs(position.cost)
     return PositionValue(
         price=price,
         market_value=market_value,
         unrealized_pnl=market_value - position.cost,
         daily_pnl=daily,
-        daily_unrealized_pnl=daily - position.realized_today,
+        daily_unrealized_pnl=daily_unrealized,
         daily_baseline=baseline,
     )
 

@@ -79,9 +79,28 @@ class QuoteReleased(Event, frozen=True):
     symbol: str
 
 
+class StartOfDayFigures(msgspec.Struct, frozen=True):
+    """An account valued at the previous close, as the engine computed it at the day's start."""
+
+    equity: Decimal
+    long_market_value: Decimal
+    short_market_value: Decimal
+    buying_power: Decimal
+    maintenance_requirement: Decimal
+
+
+class MarketClosed(Event, frozen=True):
+    """A regular session closed: the closing price of every instrument some account holds."""
+
+    date: dt.date
+    closes: dict[str, Decimal] = {}  # instrument id -> closing price
+
+
 class TradingDayStarted(Event, frozen=True):
     date: dt.date
     closes: dict[str, Decimal] = {}  # instrument id -> previous close, for every open position
+    close_date: dt.date | None = None  # the session those closes are from
+    sod: dict[int, StartOfDayFigures] = {}  # account id -> its start-of-day figures
 
 
 class OrderAccepted(Event, frozen=True):
@@ -207,6 +226,7 @@ AnyEvent = (
     | QuotePinned
     | QuoteReleased
     | TradingDayStarted
+    | MarketClosed
     | OrderAccepted
     | OrderAcknowledged
     | OrderReleased

@@ -10,9 +10,20 @@ class IdGenerator:
     """Makes time-ordered UUIDv7 ids from a caller-supplied time and a seeded random source."""
 
     def __init__(self, seed: int) -> None:
+        self._seed = seed
         self._rng = random.Random(seed)
         self._last_ms = -1
         self._counter = 0
+
+    def resume(self, after: uuid.UUID, salt: int) -> None:
+        """Continue strictly after `after` (the newest id issued before a restart).
+
+        The random source is re-seeded from (seed, salt) so a restarted run neither repeats ids
+        nor loses reproducibility: the same journal resumes the same way.
+        """
+        self._rng = random.Random(f"{self._seed}:{salt}")
+        self._last_ms = after.int >> 80
+        self._counter = (after.int >> 64) & 0xFFF
 
     def uuid7(self, now_ns: int) -> uuid.UUID:
         """A UUIDv7 for the instant `now_ns`; ids made at the same millisecond still sort in order."""
@@ -20,6 +31,10 @@ class IdGenerator:
         if ms <= self._last_ms:
             ms = self._last_ms
             self._counter += 1
+            if self._counter > 0xFFF:
+                # 4096 ids in one millisecond: borrow the next one, as RFC 9562 allows.
+                ms = self._last_ms = self._last_ms + 1
+                self._counter = 0
         else:
             self._last_ms = ms
             self._counter = self._rng.getrandbits(11)

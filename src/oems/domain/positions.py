@@ -45,6 +45,7 @@ class Position:
     multiplier: Decimal
     quantity: Decimal = ZERO
     cost: Decimal = ZERO
+    day_cost: Decimal = ZERO  # cost measured from the day's baseline (the previous close)
     held: Decimal = ZERO  # quantity open closing orders hold
     realized_today: Decimal = ZERO
     bought_today: Decimal = ZERO  # notional bought today (money)
@@ -66,36 +67,51 @@ class Position:
         return self.cost / (self.quantity * self.multiplier)
 
     def apply_fill(self, signed_quantity: Decimal, price: Decimal) -> Decimal:
-        """Book a fill (positive buys, negative sells); returns the P&L it realizes."""
+        """Book a fill (positive buys, negative sells); returns the P&L it realizes today.
+
+        Two costs move together: `cost` from the actual fills (average cost, for `cost_basis` and
+        the unrealized P&L) and `day_cost` from the day's baseline, so that a day's realized P&L
+        is measured against the previous close and a flat position has no daily unrealized P&L.
+        """
         notional = abs(signed_quantity) * price * self.multiplier
         if signed_quantity > 0:
             self.bought_today += notional
         else:
             self.sold_today += notional
-        realized = ZERO
-        remaining = signed_quantity
-        if self.quantity and (self.quantity > 0) != (signed_quantity > 0):
-            closing = min(abs(signed_quantity), abs(self.quantity))
-            closing_signed = closing if self.quantity > 0 else -closing
-            released = self.cost * closing_signed / self.quantity
-            proceeds = closing_signed * price * self.multiplier
-            realized = proceeds - released
-            self.cost -= released
-            self.quantity -= closing_signed
-            remaining = signed_quantity + closing_signed
-            if not self.quantity:
-                self.cost = ZERO
-        if remaining:
-            self.quantity += remaining
-            self.cost += remaining * price * self.multiplier
+        self.cost, _ = _book(self.quantity, self.cost, signed_quantity, price, self.multiplier)
+        self.day_cost, realized = _book(
+            self.quantity, self.day_cost, signed_quantity, price, self.multiplier
+        )
+        self.quantity += signed_quantity
         self.realized_today += realized
         return realized
 
-    def start_day(self, date: dt.date, close: Decimal | None) -> None:
+    def start_day(self, close_date: dt.date | None, close: Decimal | None) -> None:
         """Roll to a new trading day: today's figures reset, the close becomes the baseline."""
         self.sod_quantity = self.quantity
         self.sod_price = close
-        self.sod_date = date if close is not None else None
+        self.sod_date = close_date if close is not None else None
+        self.day_cost = self.quantity * self.multiplier * close if close is not None else self.cost
         self.realized_today = ZERO
         self.bought_today = ZERO
         self.sold_today = ZERO
+
+
+def _book(
+    quantity: Decimal, cost: Decimal, signed: Decimal, price: Decimal, multiplier: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(new cost, realized P&L) of a fill of `signed` at `price` on a position of `quantity`."""
+    realized = ZERO
+    remaining = signed
+    if quantity and (quantity > 0) != (signed > 0):
+        closing = min(abs(signed), abs(quantity))
+        closing_signed = closing if quantity > 0 else -closing
+        released = cost * closing_signed / quantity
+        realized = closing_signed * price * multiplier - released
+        cost -= released
+        if closing == abs(quantity):
+            cost = ZERO
+        remaining = signed + closing_signed
+    if remaining:
+        cost += remaining * price * multiplier
+    return cost, realized

@@ -58,6 +58,8 @@ class TradingState:
     liquidity_used: dict[tuple[str, bool], tuple[int, Decimal]] = field(default_factory=dict)
     faults: ev.FaultsSet = field(default_factory=lambda: ev.FaultsSet(ts_ns=0))
     trading_day: Any = None  # dt.date of the last TradingDayStarted
+    closed_day: Any = None  # dt.date of the last MarketClosed
+    last_closes: dict[str, Decimal] = field(default_factory=dict)
     last_event_ns: int = 0
     events_applied: int = 0
 
@@ -122,23 +124,26 @@ def _account_opened(state: TradingState, e: ev.AccountOpened) -> None:
         trade_cash=e.cash,
         settled_cash=e.cash,
     )
-    account.sod = _start_of_day(account, state.trading_day, [])
+    account.sod = _start_of_day(account, state.trading_day, None)
     state.accounts[e.account_id] = account
 
 
-def _start_of_day(account: Account, date: Any, market_values: list[Decimal]) -> StartOfDay:
-    """The start-of-day snapshot: cash plus positions valued at the previous close."""
-    long_mv = sum((v for v in market_values if v > 0), Decimal(0))
-    short_mv = sum((v for v in market_values if v < 0), Decimal(0))
-    equity = account.trade_cash + long_mv + short_mv
-    power = equity * 2 if account.is_margin else account.trade_cash
+def _start_of_day(account: Account, date: Any, figures: ev.StartOfDayFigures | None) -> StartOfDay:
+    """The start-of-day snapshot: the engine's figures, or cash alone (an account with no positions)."""
+    if figures is None:
+        equity = account.trade_cash
+        power = equity * 2 if account.is_margin else account.trade_cash
+        return StartOfDay(
+            asof=date, equity=equity, buying_power=max(power, Decimal(0)), trade_cash=equity
+        )
     return StartOfDay(
         asof=date,
-        equity=equity,
-        buying_power=max(power, Decimal(0)),
+        equity=figures.equity,
+        buying_power=figures.buying_power,
         trade_cash=account.trade_cash,
-        long_market_value=long_mv,
-        short_market_value=short_mv,
+        long_market_value=figures.long_market_value,
+        short_market_value=figures.short_market_value,
+        maintenance_requirement=figures.maintenance_requirement,
     )
 
 
@@ -191,20 +196,13 @@ def _quote_released(state: TradingState, e: ev.QuoteReleased) -> None:
 def _trading_day_started(state: TradingState, e: ev.TradingDayStarted) -> None:
     for account in state.accounts.values():
         book = state.positions.get(account.id, {})
+        figures = e.sod.get(account.id)
         if account.sod is not None and account.sod.asof is not None:
             account.history.append(
                 DaySegment(
                     date=account.sod.asof,
                     sod_equity=account.sod.equity,
-                    eod_equity=account.trade_cash
-                    + sum(
-                        (
-                            p.quantity * p.multiplier * e.closes[str(p.instrument_id)]
-                            for p in book.values()
-                            if p.quantity and str(p.instrument_id) in e.closes
-                        ),
-                        Decimal(0),
-                    ),
+                    eod_equity=figures.equity if figures is not None else account.trade_cash,
                     realized_pnl=sum((p.realized_today for p in book.values()), Decimal(0)),
                     bought_notional=sum((p.bought_today for p in book.values()), Decimal(0)),
                     sold_notional=sum((p.sold_today for p in book.values()), Decimal(0)),
@@ -213,14 +211,15 @@ def _trading_day_started(state: TradingState, e: ev.TradingDayStarted) -> None:
         _settle(account, e.date)
         for instrument_id in [i for i, p in book.items() if not p.quantity]:
             del book[instrument_id]
-        values = []
         for position in book.values():
-            close = e.closes.get(str(position.instrument_id))
-            position.start_day(e.date, close)
-            price = close if close is not None else position.avg_price or Decimal(0)
-            values.append(position.quantity * position.multiplier * price)
-        account.sod = _start_of_day(account, e.date, values)
+            position.start_day(e.close_date, e.closes.get(str(position.instrument_id)))
+        account.sod = _start_of_day(account, e.date, figures)
     state.trading_day = e.date
+
+
+def _market_closed(state: TradingState, e: ev.MarketClosed) -> None:
+    state.closed_day = e.date
+    state.last_closes = dict(e.closes)
 
 
 def _settle(account: Account, date: Any) -> None:
@@ -458,6 +457,7 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.QuotePinned: _quote_pinned,
     ev.QuoteReleased: _quote_released,
     ev.TradingDayStarted: _trading_day_started,
+    ev.MarketClosed: _market_closed,
     ev.OrderAccepted: _order_accepted,
     ev.OrderAcknowledged: _order_acknowledged,
     ev.OrderReleased: _order_released,

@@ -28,6 +28,7 @@ from oems.market.clock import SIMULATED, WALL, Clock
 from oems.market.instrument_master import InstrumentMaster
 from oems.market.quotes import MarketData, Quote, spot_price
 from oems.store.journal import Journal
+from oems.store.snapshots import collector_paused, dump_state, load_state
 
 log = logging.getLogger("oems.engine")
 MAX_BATCH = 512
@@ -85,11 +86,20 @@ class Engine:
     # ---- recovery -------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Rebuild the state by replaying the whole journal; returns the number of events."""
-        count = 0
-        for event in self.journal.replay():
-            self._apply(event)
-            count += 1
+        """Rebuild the state: the latest snapshot, then the journal after it; returns the event count."""
+        after = 0
+        with collector_paused():
+            try:
+                snapshot = self.journal.latest_snapshot()
+                if snapshot is not None:
+                    load_state(snapshot[1], snapshot[0], self.state)
+                    after = snapshot[0]
+            except Exception:
+                log.warning("snapshot unusable; replaying the whole journal", exc_info=True)
+            count = after
+            for event in self.journal.replay(after):
+                self._apply(event)
+                count += 1
         if self.state.clock_setting is not None:
             setting = self.state.clock_setting
             if setting.mode == SIMULATED:
@@ -110,9 +120,16 @@ class Engine:
         self._queue.put_nowait((command, future))
         return await future
 
-    async def run(self) -> None:
-        """Process commands in batches until cancelled."""
+    def snapshot(self) -> tuple[int, bytes]:
+        """(seq, blob) of the state as of the last journaled event; only between batches."""
+        if self._pending or self.state.events_applied != self.journal.last_seq:
+            raise RuntimeError("the state is not at a batch boundary")
+        return self.journal.last_seq, dump_state(self.state)
+
+    async def run(self, snapshot_every: int = 0) -> None:
+        """Process commands in batches until cancelled; snapshot every `snapshot_every` events."""
         self._queue = asyncio.Queue()
+        snapshot_seq = self.journal.snapshot_seq  # the last snapshot written or attempted
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
@@ -152,6 +169,14 @@ class Engine:
             if self._queue.empty() and self.work_due():
                 # The venue answers at once when its latency is zero: run it as the next batch.
                 self._queue.put_nowait((cmd.RunDue(), None))
+            if snapshot_every and self.journal.last_seq - snapshot_seq >= snapshot_every:
+                # Pickle here, where state == journal; write in the journal thread, off the loop.
+                snapshot_seq = self.journal.last_seq
+                try:
+                    seq, blob = self.snapshot()
+                    await loop.run_in_executor(self._io, self.journal.save_snapshot, seq, blob)
+                except Exception:
+                    log.exception("snapshot failed; a restart replays more of the journal")
 
     def work_due(self) -> bool:
         """True when a timer is due now (the ticker and the writer loop use it)."""
@@ -198,6 +223,16 @@ class Engine:
         self.instruments = instruments
         self.market = market
         self._attached = True
+        newest = max(
+            [
+                *self.state.orders,
+                *self.state.api_keys,
+                *(executions[-1].id for executions in self.state.executions.values() if executions),
+            ],
+            default=None,
+        )
+        if newest is not None:
+            self.ids.resume(newest, self.state.events_applied)
         self.self_match = SelfMatchIndex()
         for order in self.state.orders.values():
             if order.is_open:
@@ -435,15 +470,28 @@ class Engine:
     # ---- timers ------------------------------------------------------------------------
 
     def next_due_ns(self) -> int | None:
-        """The instant of the next scheduled engine action: a day start or a venue timer."""
+        """The instant of the next scheduled engine action: a close, a day start or a venue timer."""
         day = self.state.trading_day
         if day is None:
             return None
         due = self.calendar.day_start_ns(self.calendar.next_trading_day(day))
+        close = self._close_due()
+        if close is not None:
+            due = min(due, close)
         timer = self.venue.next_timer_ns() if self._attached else None
         if timer is not None:
             due = min(due, timer)
         return due
+
+    def _close_due(self) -> int | None:
+        """The regular close of the current trading day, until it has been recorded."""
+        day = self.state.trading_day
+        if day is None or self.state.closed_day == day:
+            return None
+        market_day = self.calendar.day(day)
+        if not market_day.is_trading_day:
+            return None
+        return market_day.sessions[REGULAR][1]
 
     def _run_due(self, until_ns: int) -> None:
         """Run, in time order, everything scheduled up to `until_ns`, stamping each at its instant.
@@ -471,36 +519,77 @@ class Engine:
             self.venue.evaluate_all(until_ns)
 
     def _run_at(self, instant: int) -> None:
-        """Everything due at `instant`: the day start, venue timers, then a tick."""
+        """Everything due at `instant`: the day start, venue timers, a tick, then the close."""
         day = self.state.trading_day
         start = self.calendar.day_start_ns(self.calendar.next_trading_day(day))
         if start <= instant:
-            date = self.calendar.market_date(start)
-            self.emit(ev.TradingDayStarted(ts_ns=start, date=date, closes=self._closes(date)))
+            self._start_day(start)
         if self._attached:
             self.venue.run_timers(instant)
             self.venue.evaluate_all(instant)
+        close = self._close_due()
+        if close is not None and close <= instant:
+            closes = {str(i): p for i, p in self._marks(self._held(), close).items()}
+            self.emit(ev.MarketClosed(ts_ns=close, date=self.state.trading_day, closes=closes))
 
-    def _closes(self, date: dt.date) -> dict[str, Decimal]:
-        """The previous close of every instrument some account holds, for the day's start."""
-        if not self._attached:
-            return {}
+    def _start_day(self, start: int) -> None:
+        """Begin the trading day starting at `start`: previous closes, start-of-day figures."""
+        date = self.calendar.market_date(start)
+        held = self._held()
+        closes = {
+            i: self.state.last_closes[str(i)] for i in held if str(i) in self.state.last_closes
+        }
+        missing = [i for i in held if i not in closes]
+        closes.update(self._marks(missing, start))
+        sod = {}
+        if self._attached:
+            for account_id, book in self.state.positions.items():
+                if not any(p.quantity for p in book.values()):
+                    continue
+                value = value_account(
+                    self.state.accounts[account_id],
+                    book.values(),
+                    lambda p: closes.get(p.instrument_id),
+                    lambda p: self.margin_rates(p.instrument_id),
+                    regular_session=False,
+                )
+                sod[account_id] = ev.StartOfDayFigures(
+                    equity=value.equity,
+                    long_market_value=value.long_market_value,
+                    short_market_value=value.short_market_value,
+                    buying_power=value.overnight_buying_power,
+                    maintenance_requirement=value.maintenance_requirement,
+                )
+        self.emit(
+            ev.TradingDayStarted(
+                ts_ns=start,
+                date=date,
+                closes={str(i): price for i, price in closes.items()},
+                close_date=self.state.closed_day,
+                sod=sod,
+            )
+        )
+
+    def _held(self) -> list[uuid.UUID]:
+        """Every instrument some account holds a position in, in a stable order."""
         held = {
             instrument_id
             for book in self.state.positions.values()
             for instrument_id, position in book.items()
             if position.quantity
         }
-        if not held:
+        return sorted(held, key=str)
+
+    def _marks(self, instrument_ids: list[uuid.UUID], at_ns: int) -> dict[uuid.UUID, Decimal]:
+        """The valuation price of each instrument at `at_ns` (those without one are left out)."""
+        if not self._attached:
             return {}
-        previous = self.calendar.trading_day_on_or_before(date - dt.timedelta(days=1))
-        close_ns = self.calendar.day(previous).sessions[REGULAR][1]
-        closes = {}
-        for instrument_id in sorted(held, key=str):
-            price = self.mark_price(instrument_id, close_ns)
+        marks = {}
+        for instrument_id in instrument_ids:
+            price = self.mark_price(instrument_id, at_ns)
             if price is not None:
-                closes[str(instrument_id)] = price
-        return closes
+                marks[instrument_id] = price
+        return marks
 
     def _start_first_day(self, now_ns: int) -> None:
         """Record the trading day in force at `now_ns`: the last one whose start has passed."""

@@ -1,7 +1,12 @@
-"""The event journal: an append-only SQLite table written in batches, one fsync per batch."""
+"""The event journal: an append-only SQLite table written in batches, one fsync per batch.
+
+The same database holds the newest state snapshots; a snapshot at `seq` includes every event up
+to and including `seq`, so a restart loads it and replays only the events after it.
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -9,12 +14,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from oems.domain.events import Event, decode_event, encode_event
+from oems.store.snapshots import format_version
+
+log = logging.getLogger("oems.store")
+KEEP_SNAPSHOTS = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER PRIMARY KEY,
     ts_ns INTEGER NOT NULL,
     payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq INTEGER PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    blob BLOB NOT NULL
 );
 """
 
@@ -33,6 +48,14 @@ class Journal:
         self._lock = threading.Lock()
         self.last_batch_size = 0
         self.last_commit_seconds = 0.0
+        # The seq of the last appended event, and of the newest snapshot this code can read.
+        self.last_seq = int(
+            self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+        )
+        row = self._conn.execute(
+            "SELECT MAX(seq) FROM snapshots WHERE version = ?", (format_version(),)
+        ).fetchone()
+        self.snapshot_seq = int(row[0] or 0)
 
     def append(self, events: list[Event]) -> None:
         """Write the events as one transaction and wait until it is durable."""
@@ -42,18 +65,60 @@ class Journal:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany("INSERT INTO journal (ts_ns, payload) VALUES (?, ?)", rows)
+                last_seq = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            self.last_seq = int(last_seq)
         self.last_batch_size = len(rows)
         self.last_commit_seconds = time.perf_counter() - started
 
-    def replay(self) -> Iterator[Event]:
-        """Every journaled event, oldest first."""
-        cursor = self._conn.execute("SELECT payload FROM journal ORDER BY seq")
+    def replay(self, after_seq: int = 0) -> Iterator[Event]:
+        """Every journaled event with a seq above `after_seq`, oldest first."""
+        cursor = self._conn.execute(
+            "SELECT payload FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
+        )
         for (payload,) in cursor:
             yield decode_event(payload)
+
+    def save_snapshot(self, seq: int, blob: bytes) -> None:
+        """Store the state as of event `seq` durably, in one transaction; keep only the newest ones."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO snapshots (seq, created_ns, version, blob) VALUES (?, ?, ?, ?)",
+                    (seq, time.time_ns(), format_version(), blob),
+                )
+                self._conn.execute(
+                    "DELETE FROM snapshots WHERE seq NOT IN "
+                    "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
+                    (KEEP_SNAPSHOTS,),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self.snapshot_seq = max(self.snapshot_seq, seq)
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        """(seq, blob) of the newest snapshot, or None when there is none of the current version."""
+        row = self._conn.execute(
+            "SELECT seq, version, blob FROM snapshots ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        seq, version, blob = row
+        if version != format_version():
+            log.warning(
+                "ignoring the snapshot at seq %d: version %s, this code reads %s",
+                seq,
+                version,
+                format_version(),
+            )
+            return None
+        return int(seq), bytes(blob)
 
     def first_ts_ns(self) -> int | None:
         """The market-clock instant of the oldest event, or None when the journal is empty."""

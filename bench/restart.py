@@ -1,0 +1,288 @@
+"""Restart time: full journal replay against snapshot + tail, on a journal of 1,000,000 events.
+
+Writes the journal straight through `Journal.append` into a temporary directory, then times
+`Engine.recover` from nothing, the snapshot (pickling and writing), and `Engine.recover` from that
+snapshot plus a tail of newer events. Prints figures; asserts only that both restarts agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+from oems.domain import events as ev
+from oems.domain.state import FIRST_ACCOUNT_ID, TradingState
+from oems.engine.engine import Engine
+from oems.market.calendar import TradingCalendar
+from oems.market.clock import SIMULATED, Clock
+from oems.store.journal import Journal
+from oems.store.snapshots import collector_paused
+
+START_NS = 1_760_538_600_000_000_000  # 2025-10-15T14:30:00Z
+START_DAY = dt.date(2025, 10, 15)
+SYMBOLS = [f"SYM{i:04d}" for i in range(2000)]
+INSTRUMENT_IDS = {s: uuid.uuid5(uuid.NAMESPACE_URL, f"oems:bench:{s}") for s in SYMBOLS}
+SYMBOLS_PER_ACCOUNT = 8
+
+
+def weekdays(first: dt.date) -> Iterator[dt.date]:
+    """Monday-to-Friday dates from `first` on (holidays do not matter to the state)."""
+    day = first
+    while True:
+        if day.weekday() < 5:
+            yield day
+        day += dt.timedelta(days=1)
+
+
+def generate(
+    total: int, accounts: int, days: int, order_share: float, seed: int
+) -> Iterator[ev.Event]:
+    """Accounts and keys, then order lifecycles, cash moves, quotes and `days` day starts."""
+    rng = random.Random(seed)
+    ts = START_NS
+    yield ev.ClockSet(ts_ns=ts, mode=SIMULATED, now_ns=ts, speed=0.0)
+    calendar = weekdays(START_DAY)
+    yield ev.TradingDayStarted(ts_ns=ts, date=next(calendar))
+    emitted = 2
+    for n in range(accounts):
+        account_id = FIRST_ACCOUNT_ID + n
+        yield ev.UserCreated(ts_ns=ts, user_id=n + 1, name=f"user{n + 1}")
+        yield ev.AccountOpened(
+            ts_ns=ts,
+            account_id=account_id,
+            owner_id=n + 1,
+            short_name=f"OEMS-{account_id}",
+            full_name=f"User {n + 1}",
+            subtype="MARGIN" if n % 3 else "CASH",
+            options_level=n % 6,
+            open_date=START_DAY,
+            holder_entity_id=900000000 + n + 1,
+            cash=Decimal(rng.randrange(10_000, 1_000_000)),
+        )
+        yield ev.ApiKeyIssued(
+            ts_ns=ts,
+            key_id=uuid.UUID(int=rng.getrandbits(128)),
+            user_id=n + 1,
+            digest=hashlib.sha256(f"key{n}".encode()).digest(),
+            account_ids=[account_id],
+        )
+        emitted += 3
+    day_every = max((total - emitted) // max(days, 1), 1)
+    next_day = emitted + day_every
+    pinned: list[str] = []
+    while True:
+        ts += rng.randrange(1_000, 5_000_000)
+        if emitted >= next_day:
+            next_day += day_every
+            emitted += 1
+            yield ev.TradingDayStarted(ts_ns=ts, date=next(calendar))
+            continue
+        account_id = FIRST_ACCOUNT_ID + rng.randrange(accounts)
+        if rng.random() < order_share:
+            lifecycle = list(order_lifecycle(rng, ts, account_id))
+            emitted += len(lifecycle)
+            yield from lifecycle
+            continue
+        emitted += 1
+        roll = rng.random()
+        if roll < 0.50:
+            cents = rng.randrange(-50_000, 200_000)
+            yield ev.CashAdjusted(ts_ns=ts, account_id=account_id, amount=Decimal(cents) / 100)
+        elif roll < 0.96:
+            symbol = rng.choice(SYMBOLS)
+            pinned.append(symbol)
+            bid = Decimal(rng.randrange(100, 50_000)) / 100
+            yield ev.QuotePinned(
+                ts_ns=ts,
+                symbol=symbol,
+                bid=bid,
+                ask=bid + Decimal("0.01") * rng.randrange(1, 20),
+                bid_size=rng.randrange(1, 50) * 100,
+                ask_size=rng.randrange(1, 50) * 100,
+                last=bid,
+            )
+        elif roll < 0.98 and pinned:
+            yield ev.QuoteReleased(ts_ns=ts, symbol=pinned.pop(rng.randrange(len(pinned))))
+        else:
+            limit = Decimal(rng.randrange(10_000, 1_000_000)) if roll < 0.99 else None
+            yield ev.RiskSettingsChanged(ts_ns=ts, account_id=account_id, max_notional=limit)
+
+
+def order_lifecycle(rng: random.Random, ts: int, account_id: int) -> Iterator[ev.Event]:
+    """One limit order: accepted, then rejected, or acked and filled, canceled or left working."""
+    symbol = SYMBOLS[(account_id * 7 + rng.randrange(SYMBOLS_PER_ACCOUNT)) % len(SYMBOLS)]
+    order_id = uuid.UUID(int=rng.getrandbits(128))
+    quantity = Decimal(rng.randrange(1, 50) * 10)
+    price = Decimal(rng.randrange(1_000, 50_000)) / 100
+    buy = rng.random() < 0.55
+    yield ev.OrderAccepted(
+        ts_ns=ts,
+        order_id=order_id,
+        account_id=account_id,
+        client_order_id=f"c{order_id.hex[:12]}" if rng.random() < 0.5 else None,
+        instrument_id=INSTRUMENT_IDS[symbol],
+        symbol=symbol,
+        instrument_type="COMMON_STOCK",
+        underlying_instrument_id=None,
+        multiplier=Decimal(1),
+        venue="XNMS",
+        side="BUY" if buy else "SELL",
+        order_type="LIMIT",
+        time_in_force="DAY",
+        quantity=quantity,
+        limit_price=price,
+        hold_per_unit=price if buy else Decimal(0),
+    )
+    outcome = rng.random()
+    if outcome < 0.05:
+        yield ev.OrderRejected(ts_ns=ts + 1, order_id=order_id, reason="Venue rejected the order")
+        return
+    yield ev.OrderAcknowledged(ts_ns=ts + 1, order_id=order_id)
+    if outcome < 0.65:
+        first = quantity if rng.random() < 0.7 else quantity / 2
+        for part, step in ((first, 2), (quantity - first, 3)):
+            if part:
+                yield ev.OrderFilled(
+                    ts_ns=ts + step,
+                    order_id=order_id,
+                    execution_id=uuid.UUID(int=rng.getrandbits(128)),
+                    quantity=part,
+                    price=price,
+                    venue="XNMS",
+                    settles_on=START_DAY,
+                )
+    elif outcome < 0.90:
+        yield ev.OrderCancelRequested(ts_ns=ts + 2, order_id=order_id, venue_due_ns=ts + 3)
+        yield ev.OrderCanceled(ts_ns=ts + 3, order_id=order_id, reason="Canceled by user")
+
+
+def write(journal: Journal, events: Iterator[ev.Event], count: int, batch: int) -> None:
+    """Append `count` events from the iterator in batches of `batch`."""
+    remaining = count
+    while remaining:
+        chunk = [next(events) for _ in range(min(batch, remaining))]
+        journal.append(chunk)
+        remaining -= len(chunk)
+
+
+def engine_on(journal: Journal) -> Engine:
+    """An engine over `journal` with an empty state, not yet recovered."""
+    return Engine(TradingState(), journal, Clock(SIMULATED, START_NS, 0), TradingCalendar())
+
+
+@contextlib.contextmanager
+def timed(label: str) -> Iterator[list[str]]:
+    """Print the wall and CPU time the block took, and the notes it appended."""
+    notes: list[str] = []
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield notes
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{label:<46} {wall:7.2f} s wall {cpu:7.2f} s CPU  {' '.join(notes)}", flush=True)
+
+
+def describe(state: TradingState) -> None:
+    """Print what the state holds."""
+    print(
+        f"state: {len(state.accounts):,} accounts, {len(state.api_keys):,} keys, "
+        f"{len(state.pinned_quotes):,} pinned quotes, "
+        f"{sum(len(a.history) for a in state.accounts.values()):,} day segments, "
+        f"{len(state.orders):,} orders "
+        f"({sum(len(b) for b in state.open_orders.values()):,} open), "
+        f"{sum(len(x) for x in state.executions.values()):,} executions, "
+        f"{sum(len(b) for b in state.positions.values()):,} positions",
+        flush=True,
+    )
+
+
+def phase_full(path: Path) -> None:
+    """In a fresh process: replay the whole journal, then snapshot the state."""
+    journal = Journal(path)
+    engine = engine_on(journal)
+    with timed(f"full replay of {journal.last_seq:,} events"):
+        engine.recover()
+    describe(engine.state)
+    with timed("snapshot: pickle (stalls the engine loop)"):
+        seq, blob = engine.snapshot()
+    with timed("snapshot: write (journal thread)") as notes:
+        journal.save_snapshot(seq, blob)
+        notes.append(f"{len(blob) / 2**20:.1f} MiB")
+    for level in (1, 6):
+        with timed(f"  not used: zlib level {level}") as notes:
+            packed = zlib.compress(blob, level)
+            notes.append(f"{len(packed) / 2**20:.1f} MiB")
+        with timed(f"  not used: zlib level {level} decompress"):
+            zlib.decompress(packed)
+    journal.close()
+    engine.close()
+
+
+def phase_restart(path: Path) -> None:
+    """In a fresh process: restart from the snapshot and the tail, check it against a replay."""
+    journal = Journal(path)
+    engine = engine_on(journal)
+    tail = journal.last_seq - journal.snapshot_seq
+    with timed(f"restart: snapshot + {tail:,}-event tail") as notes:
+        notes.append(f"({engine.recover():,} events)")
+    expected = TradingState()
+    with timed("  check: full replay (TradingState.apply)"), collector_paused():
+        for event in journal.replay():
+            expected.apply(event)
+    assert engine.state == expected, "snapshot + tail differs from the full replay"
+    print("  check: snapshot + tail state == full replay state", flush=True)
+    journal.close()
+    engine.close()
+
+
+def main() -> None:
+    """Build the journal, run each measurement in a fresh process, print, clean up."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events before the snapshot")
+    parser.add_argument("--tail", type=int, default=10_000, help="events after the snapshot")
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--days", type=int, default=60, help="trading days the journal spans")
+    parser.add_argument(
+        "--order-share", type=float, default=0.25, help="share of draws that are order lifecycles"
+    )
+    parser.add_argument("--batch", type=int, default=10_000, help="events per append")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=int, default=600, help="limit of each measuring process")
+    parser.add_argument("--phase", choices=["full", "restart"], help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase is not None:
+        {"full": phase_full, "restart": phase_restart}[args.phase](args.db)
+        return
+
+    events = generate(
+        args.events + args.tail, args.accounts, args.days, args.order_share, args.seed
+    )
+    with tempfile.TemporaryDirectory(prefix="oems-restart-") as tmp:
+        path = Path(tmp) / "journal.db"
+        journal = Journal(path)
+        with timed(f"write {args.events:,} events") as notes:
+            write(journal, events, args.events, args.batch)
+            notes.append(f"{path.stat().st_size / 2**20:.0f} MiB")
+        for phase, count in (("full", args.tail), ("restart", 0)):
+            subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--db", str(path)],
+                check=True,
+                timeout=args.timeout,
+            )
+            write(journal, events, count, args.batch)
+        journal.close()
+
+
+if __name__ == "__main__":
+    main()
