@@ -37,7 +37,7 @@ class Config:
     market_data: str = "synthetic"
     seed: int = 0
     venue: VenueSettings = field(default_factory=VenueSettings)
-    snapshot_every: int = 100_000  # events between state snapshots; 0 disables snapshots
+    snapshot_every: int = 1_000_000  # events between state snapshots; 0 disables snapshots
 
 
 class Runtime:
