@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.schema_check import assert_matches_schema
 from tests.trading_engine import Desk, make_engine, request, run
 
+from oems.api.accounts import render_balances
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
 from oems.domain.timefmt import parse_iso
@@ -514,3 +516,38 @@ def _check_invariants(engine: Engine, account: int) -> None:
     assert acct.open_order_hold == hold
     for instrument_id, position in state.positions.get(account, {}).items():
         assert position.held == held.get(instrument_id, D(0))
+
+
+def test_balances_with_positions_match_the_schema_and_rank_margin_contributors(
+    tmp_path: Path, vendor_spec: dict[str, object]
+) -> None:
+    async def body(engine: Engine) -> dict[str, object]:
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.00", size=1000)
+        await desk.quote("MSFT", "400.00", "400.00", size=1000)
+        await desk.submit(
+            account, request("AAPL", o.BUY, "100"), request("MSFT", o.SELL_SHORT, "10")
+        )
+        value = engine.account_value(account, engine.now_ns())
+        return render_balances(engine.state.accounts[account], value, 5)
+
+    balances = run(make_engine(tmp_path / "j.db"), body)
+    assert_matches_schema(
+        vendor_spec,
+        "get",
+        "/v1/accounts/{account_id}/balances",
+        {"data": balances, "error": None, "metadata": {"request_id": "x"}},
+    )
+    top = balances["margin_details"]["top_contributors"]  # type: ignore[index]
+    # AAPL long 10,000 at 50% initial, 25% maintenance; MSFT short 4,000 at 50% / 30%
+    assert [
+        (c["initial_margin_requirement"], c["maintenance_margin_requirement"], c["market_value"])
+        for c in top
+    ] == [
+        ("5000.00", "2500.00", "10000.00"),
+        ("2000.00", "1200.00", "-4000.00"),
+    ]
+    assert balances["long_market_value"] == "10000.00"
+    assert balances["short_market_value"] == "-4000.00"
+    assert balances["equity"] == "1000000.00"

@@ -179,11 +179,12 @@ def render_balances(
         if top_contributors is not None:
             details["top_contributors"] = [
                 {
-                    "instrument_id": str(position.instrument_id),
-                    "symbol": position.symbol,
-                    "requirement": money(requirement),
+                    "underlying_instrument_id": str(c.underlying_instrument_id),
+                    "initial_margin_requirement": money(c.initial_requirement),
+                    "maintenance_margin_requirement": money(c.maintenance_requirement),
+                    "market_value": money(c.market_value),
                 }
-                for position, requirement in value.contributions[:top_contributors]
+                for c in value.contributions[:top_contributors]
             ]
         out["margin_details"] = details
     else:

@@ -22,6 +22,7 @@ Rules (the README repeats them):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -86,6 +87,16 @@ def value_position(position: Position, mark: Decimal | None) -> PositionValue:
     )
 
 
+@dataclass(slots=True)
+class Contribution:
+    """What the positions on one underlying (an equity, or an option's underlier) require."""
+
+    underlying_instrument_id: uuid.UUID
+    initial_requirement: Decimal = ZERO
+    maintenance_requirement: Decimal = ZERO
+    market_value: Decimal = ZERO
+
+
 @dataclass(frozen=True, slots=True)
 class AccountValue:
     """Everything the balances endpoint reports, computed at one instant."""
@@ -105,7 +116,7 @@ class AccountValue:
     overnight_multiplier: Decimal
     open_order_hold: Decimal
     regular_session: bool
-    contributions: tuple[tuple[Position, Decimal], ...]  # (position, initial requirement)
+    contributions: tuple[Contribution, ...]  # per underlying, largest initial requirement first
 
     @property
     def buying_power(self) -> Decimal:
@@ -139,7 +150,7 @@ def value_account(
 ) -> AccountValue:
     """Value an account: positions at their marks, requirements, buying power."""
     long_mv = short_mv = unrealized = daily = realized = initial = maintenance = ZERO
-    contributions: list[tuple[Position, Decimal]] = []
+    contributions: dict[uuid.UUID, Contribution] = {}
     for position in positions:
         value = value_position(position, mark(position))
         if value.market_value >= 0:
@@ -153,7 +164,13 @@ def value_account(
             init, maint = requirements(position, value, rates_of(position), account.is_margin)
             initial += init
             maintenance += maint
-            contributions.append((position, init))
+            underlying = position.underlying_instrument_id or position.instrument_id
+            share = contributions.get(underlying)
+            if share is None:
+                share = contributions[underlying] = Contribution(underlying)
+            share.initial_requirement += init
+            share.maintenance_requirement += maint
+            share.market_value += value.market_value
     equity = account.trade_cash + long_mv + short_mv
     if account.is_margin:
         overnight_m = OVERNIGHT_MULTIPLIER
@@ -167,7 +184,10 @@ def value_account(
     else:
         overnight_m = intraday_m = ONE
         overnight_bp = intraday_bp = max(account.trade_cash, ZERO)
-    contributions.sort(key=lambda item: item[1], reverse=True)
+    ranked = sorted(
+        contributions.values(),
+        key=lambda c: (-c.initial_requirement, str(c.underlying_instrument_id)),
+    )
     return AccountValue(
         long_market_value=long_mv,
         short_market_value=short_mv,
@@ -184,7 +204,7 @@ def value_account(
         overnight_multiplier=overnight_m,
         open_order_hold=account.open_order_hold,
         regular_session=regular_session,
-        contributions=tuple(contributions),
+        contributions=tuple(ranked),
     )
 
 

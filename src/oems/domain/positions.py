@@ -43,6 +43,7 @@ class Position:
     symbol: str
     instrument_type: str
     multiplier: Decimal
+    underlying_instrument_id: uuid.UUID | None = None
     quantity: Decimal = ZERO
     cost: Decimal = ZERO
     day_cost: Decimal = ZERO  # cost measured from the day's baseline (the previous close)

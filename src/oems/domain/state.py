@@ -315,6 +315,7 @@ def _position(state: TradingState, order: Order) -> Position:
             symbol=order.symbol,
             instrument_type=order.instrument_type,
             multiplier=order.multiplier,
+            underlying_instrument_id=order.underlying_instrument_id,
         )
         book[order.instrument_id] = position
     return position
