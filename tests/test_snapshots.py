@@ -248,7 +248,7 @@ def test_snapshot_taken_on_stop_is_used_on_next_start(tmp_path: Path, replays: l
 
 
 def test_snapshot_every_option_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert config_from(parse_args(["serve"])).snapshot_every == 100_000
+    assert config_from(parse_args(["serve"])).snapshot_every == 1_000_000
     assert config_from(parse_args(["serve", "--snapshot-every", "0"])).snapshot_every == 0
     monkeypatch.setenv("OEMS_SNAPSHOT_EVERY", "2500")
     assert config_from(parse_args(["serve"])).snapshot_every == 2500
