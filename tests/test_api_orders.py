@@ -997,20 +997,35 @@ def test_validation_accepts_the_edges(
     assert placed["quantity"] == good["quantity"]
 
 
-def test_multi_leg_order_is_refused_clearly(http: httpx.Client, scratch: int) -> None:
-    calls = http.get(
-        "/v1/instruments/options/contracts", params={"underlier": "AAPL", "page_size": 3}
-    ).json()["data"]
+def test_the_seed_butterfly_is_accepted_as_written(
+    http: httpx.Client, admin: httpx.Client, scratch: int, spec: dict[str, Any]
+) -> None:
+    """The reference page's CLI example: three legs, LIMIT DAY, no price and no quantity given."""
+    symbols = ["AAPL  251017C00270000", "AAPL  251017C00280000", "AAPL  251017C00290000"]
+    ids = []
+    for symbol, (bid, ask) in zip(
+        symbols, (("11.90", "12.00"), ("5.00", "5.10"), ("1.95", "2.00")), strict=True
+    ):
+        pin(admin, symbol, (bid, ask, ask))
+        ids.append(http.get(f"/v1/instruments/{symbol}").json()["data"]["id"])
     legs = [
-        {"instrument_type": "OPTION", "ratio": 1, "security": c["id"], "side": side}
-        for c, side in zip(calls, ("BUY", "SELL", "BUY"), strict=True)
+        {"instrument_type": "OPTION", "ratio": "1", "security": ids[0], "side": "BUY"},
+        {"instrument_type": "OPTION", "ratio": "2", "security": ids[1], "side": "SELL"},
+        {"instrument_type": "OPTION", "ratio": "1", "security": ids[2], "side": "BUY"},
     ]
     response = submit(http, scratch, {"legs": legs, "order_type": "LIMIT", "time_in_force": "DAY"})
-    before = len(all_orders(http, scratch))
-    error = assert_error(response, 400)
-    assert error["message"].startswith("[0]"), error["message"]
-    assert "multi-leg" in error["message"]
-    assert len(all_orders(http, scratch)) == before
+    assert response.status_code == 200, response.text
+    assert_matches_schema(spec, "post", ORDERS, response.json())
+    (order,) = response.json()["data"]
+    assert (order["instrument_id"], order["symbol"], order["instrument_type"]) == (None, None, None)
+    assert order["status"] == "PENDING_NEW" and order["quantity"] == "1"
+    # no price given: the net midpoint, 11.95 - 2 x 5.05 + 1.975 = 3.825, rounded down to the cent
+    assert order["limit_price"] == "3.82"
+    assert [(leg["symbol"], leg["side"], leg["ratio"]) for leg in order["legs"]] == [
+        (symbols[0], "BUY", "1"),
+        (symbols[1], "SELL", "2"),
+        (symbols[2], "BUY", "1"),
+    ]
 
 
 def test_empty_batch_is_refused(http: httpx.Client, scratch: int) -> None:

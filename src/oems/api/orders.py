@@ -21,8 +21,8 @@ from oems.domain import orders as o
 from oems.domain.decimals import parse_decimal, plain, price
 from oems.domain.errors import InvalidRequest, NotFound, OemsError
 from oems.domain.instruments import Instrument
-from oems.domain.order_rules import order_error, validate_order
-from oems.domain.orders import Order, OrderRequest
+from oems.domain.order_rules import order_error, validate_order, validate_strategy
+from oems.domain.orders import LegRequest, Order, OrderRequest, StrategyRequest
 from oems.domain.positions import Execution
 from oems.domain.timefmt import format_ns, parse_iso
 from oems.engine import commands as cmd
@@ -79,6 +79,55 @@ class NewOrderBody(msgspec.Struct):
     extended_hours: bool | None = None
 
 
+class LegBody(msgspec.Struct):
+    """One leg of a multi-leg strategy request (the seed's shape)."""
+
+    security: str
+    side: Literal["BUY", "SELL", "SELL_SHORT", "OTHER"]
+    ratio: str | int = "1"
+    instrument_type: str | None = None
+    id: str | None = None
+    position_effect: Literal["OPEN", "CLOSE"] | None = None
+
+
+class AnyOrderBody(msgspec.Struct):
+    """Either request shape, every field optional: the slow path for batches with strategies."""
+
+    legs: list[LegBody] | None = None
+    side: Literal["BUY", "SELL", "SELL_SHORT", "OTHER"] | None = None
+    quantity: str | None = None
+    order_type: (
+        Literal["MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "TRAILING_STOP_LIMIT"]
+        | None
+    ) = None
+    time_in_force: (
+        Literal[
+            "DAY",
+            "GOOD_TILL_CANCEL",
+            "IMMEDIATE_OR_CANCEL",
+            "FILL_OR_KILL",
+            "GOOD_TILL_DATE",
+            "AT_THE_OPENING",
+            "AT_THE_CLOSE",
+        ]
+        | None
+    ) = None
+    id: str | None = None
+    symbol: str | None = None
+    instrument_id: str | None = None
+    instrument_type: str | None = None
+    limit_price: str | None = None
+    stop_price: str | None = None
+    trailing_offset: str | None = None
+    trailing_offset_type: Literal["PRICE", "BPS"] | None = None
+    limit_offset: str | None = None
+    expires_at: str | None = None
+    extended_hours: bool | None = None
+
+
+_REQUIRED_SINGLE = ("side", "quantity", "order_type", "time_in_force")
+
+
 class ReplaceBody(msgspec.Struct):
     """The contract's `ReplaceOrderRequest`."""
 
@@ -118,6 +167,25 @@ def render_order(order: Order) -> dict[str, Any]:
     }
     if order.client_order_id is not None:
         out["client_order_id"] = order.client_order_id
+    if order.legs is not None:
+        out["instrument_id"] = None
+        out["instrument_type"] = None
+        out["symbol"] = None
+        out["legs"] = [
+            {
+                "instrument_id": str(leg.instrument_id),
+                "symbol": leg.symbol,
+                "instrument_type": leg.instrument_type,
+                "side": leg.side,
+                "ratio": str(leg.ratio),
+                "quantity": plain(order.quantity * leg.ratio),
+                "filled_quantity": plain(leg.filled_quantity),
+                "average_fill_price": _price(leg.average_price),
+                **({"id": leg.client_leg_id} if leg.client_leg_id else {}),
+                **({"position_effect": leg.position_effect} if leg.position_effect else {}),
+            }
+            for leg in order.legs
+        ]
     optional = {
         "details": list(order.details) or None,
         "expires_at": format_ns(order.expires_ns) if order.expires_ns is not None else None,
@@ -235,18 +303,105 @@ def _order_request(call: Call, raw: bytes, index: int, body: NewOrderBody) -> Or
     )
 
 
-def _reject_strategies(raw: bytes) -> None:
-    """Multi-leg strategy orders come with the options issue: refuse them clearly until then."""
+def _has_strategies(raw: bytes) -> bool:
+    """True when some item of a JSON array body carries `legs`."""
     try:
         items = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return
-    if isinstance(items, list):
-        for index, item in enumerate(items):
-            if isinstance(item, dict) and "legs" in item:
-                raise InvalidRequest(
-                    f"[{index}]: multi-leg strategy orders are not supported by this server yet"
-                )
+        return False
+    return isinstance(items, list) and any(
+        isinstance(item, dict) and "legs" in item for item in items
+    )
+
+
+def _strategy_request(call: Call, raw: bytes, index: int, body: AnyOrderBody) -> StrategyRequest:
+    """Translate a wire strategy into a `StrategyRequest` (legs by UUID, ticker or OSI symbol)."""
+    assert body.legs is not None
+    if body.order_type is None:
+        raise value_error((index,), "missing field `order_type`", raw)
+    if body.time_in_force is None:
+        raise value_error((index,), "missing field `time_in_force`", raw)
+    for name in ("symbol", "instrument_id", "stop_price", "trailing_offset", "limit_offset"):
+        if getattr(body, name) is not None:
+            raise order_error(index, name, f"{name} does not apply to a strategy order")
+    legs = []
+    for number, leg in enumerate(body.legs):
+        where = f"legs[{number}]"
+        instrument = call.runtime.instruments.resolve(leg.security)
+        if instrument is None:
+            raise order_error(index, f"{where}.security", f"unknown instrument `{leg.security}`")
+        try:
+            ratio = int(str(leg.ratio).strip())
+        except ValueError:
+            raise order_error(
+                index, f"{where}.ratio", f"ratio must be a positive whole number, not `{leg.ratio}`"
+            ) from None
+        if leg.side == "OTHER":
+            raise order_error(index, f"{where}.side", "side must be BUY, SELL or SELL_SHORT")
+        terms = instrument.option
+        legs.append(
+            LegRequest(
+                instrument_id=instrument.id,
+                symbol=instrument.symbol,
+                instrument_type=instrument.instrument_type,
+                multiplier=instrument.multiplier,
+                underlying_instrument_id=terms.underlying_id if terms else None,
+                contract_type=terms.contract_type if terms else None,
+                strike=terms.strike if terms else None,
+                side=leg.side,
+                ratio=ratio,
+                client_leg_id=leg.id,
+                position_effect=leg.position_effect,
+            )
+        )
+    numbers = {}
+    for name, text in (("quantity", body.quantity or "1"), ("limit_price", body.limit_price)):
+        try:
+            numbers[name] = parse_decimal(text) if text is not None else None
+        except ValueError as exc:
+            raise value_error((index, name), str(exc), raw) from None
+    expires_ns = None
+    if body.expires_at is not None:
+        try:
+            expires_ns = parse_iso(body.expires_at)
+        except ValueError:
+            raise value_error(
+                (index, "expires_at"), f"invalid date-time `{body.expires_at}`", raw
+            ) from None
+    if body.id is not None and not 0 < len(body.id) <= 64:
+        raise order_error(index, "id", "id must be 1 to 64 characters")
+    quantity = numbers["quantity"]
+    assert quantity is not None
+    return StrategyRequest(
+        legs=tuple(legs),
+        order_type=body.order_type,
+        time_in_force=body.time_in_force,
+        quantity=quantity,
+        limit_price=numbers["limit_price"],
+        client_order_id=body.id,
+        expires_ns=expires_ns,
+    )
+
+
+def _mixed_requests(call: Call, raw: bytes) -> list[OrderRequest | StrategyRequest]:
+    """Decode a batch holding strategies: each item is a strategy or a single-leg order."""
+    requests: list[OrderRequest | StrategyRequest] = []
+    for index, item in enumerate(decode_body(raw, list[AnyOrderBody])):
+        if item.legs is not None:
+            strategy = _strategy_request(call, raw, index, item)
+            validate_strategy(strategy, index)
+            requests.append(strategy)
+            continue
+        for name in _REQUIRED_SINGLE:
+            if getattr(item, name) is None:
+                raise value_error((index,), f"missing field `{name}`", raw)
+        single = msgspec.convert(
+            {f: getattr(item, f) for f in NewOrderBody.__struct_fields__}, NewOrderBody
+        )
+        request = _order_request(call, raw, index, single)
+        validate_order(request, index)
+        requests.append(request)
+    return requests
 
 
 @endpoint(USER, "/v1/accounts/{account_id}/orders")
@@ -254,20 +409,22 @@ async def submit_orders(call: Call) -> Any:
     """Accept every order of the batch in PENDING_NEW, or none of them."""
     account = granted_account(call)
     raw = await call.body()
+    requests: list[OrderRequest | StrategyRequest] = []
     try:
         bodies = decode_body(raw, list[NewOrderBody])
     except OemsError:
-        _reject_strategies(raw)
-        raise
-    if not bodies:
+        if not _has_strategies(raw):
+            raise
+        requests = _mixed_requests(call, raw)
+    else:
+        for index, body in enumerate(bodies):
+            request = _order_request(call, raw, index, body)
+            validate_order(request, index)
+            requests.append(request)
+    if not requests:
         raise InvalidRequest("At least one order is required")
-    if len(bodies) > MAX_ORDERS_PER_REQUEST:
+    if len(requests) > MAX_ORDERS_PER_REQUEST:
         raise InvalidRequest(f"At most {MAX_ORDERS_PER_REQUEST} orders per request")
-    requests = []
-    for index, body in enumerate(bodies):
-        request = _order_request(call, raw, index, body)
-        validate_order(request, index)
-        requests.append(request)
     orders = await call.runtime.engine.execute(cmd.SubmitOrders(account.id, tuple(requests)))
     return [render_order(order) for order in orders]
 
@@ -321,8 +478,8 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
     def matches(order: Order) -> bool:
         return (
             (statuses is None or order.status in statuses)
-            and (symbol is None or order.symbol == symbol.upper() or order.symbol == symbol)
-            and (instrument_ids is None or order.instrument_id in instrument_ids)
+            and (symbol is None or bool({symbol, symbol.upper()} & _symbols_of(order)))
+            and (instrument_ids is None or bool(instrument_ids & _instruments_of(order)))
             and (underliers is None or order.underlying_instrument_id in underliers)
             and (instrument_type is None or order.instrument_type == instrument_type)
             and (refs is None or str(order.id) in refs or order.client_order_id in refs)
@@ -333,6 +490,20 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
         )
 
     return matches
+
+
+def _instruments_of(order: Order) -> set[uuid.UUID]:
+    """The instruments an order trades: its own, or its legs'."""
+    if order.legs is not None:
+        return {leg.instrument_id for leg in order.legs}
+    return {order.instrument_id}
+
+
+def _symbols_of(order: Order) -> set[str]:
+    """The symbols an order trades: its own, or its legs'."""
+    if order.legs is not None:
+        return {leg.symbol for leg in order.legs}
+    return {order.symbol}
 
 
 def _newest_first(item_id: uuid.UUID) -> str:

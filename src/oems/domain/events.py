@@ -103,6 +103,21 @@ class TradingDayStarted(Event, frozen=True):
     sod: dict[int, StartOfDayFigures] = {}  # account id -> its start-of-day figures
 
 
+class LegTerms(msgspec.Struct, frozen=True):
+    """One leg of a strategy order as accepted."""
+
+    instrument_id: uuid.UUID
+    symbol: str
+    instrument_type: str
+    side: str
+    ratio: int
+    multiplier: Decimal
+    contract_type: str | None = None
+    strike: Decimal | None = None
+    client_leg_id: str | None = None
+    position_effect: str | None = None
+
+
 class OrderAccepted(Event, frozen=True):
     """An order passed validation and risk: it exists, in PENDING_NEW."""
 
@@ -132,6 +147,7 @@ class OrderAccepted(Event, frozen=True):
     releases_ns: int | None = None
     expiry_ns: int | None = None
     auction_ns: int | None = None
+    legs: list[LegTerms] | None = None  # a multi-leg strategy
 
 
 class OrderAcknowledged(Event, frozen=True):
@@ -175,6 +191,18 @@ class OrderFilled(Event, frozen=True):
     quote_ts_ns: int | None = None  # the quote whose displayed size it took (None: an auction)
 
 
+class StrategyFilled(Event, frozen=True):
+    """A strategy order filled `quantity` units as one package: one execution and price per leg."""
+
+    order_id: uuid.UUID
+    quantity: Decimal
+    execution_ids: list[uuid.UUID]
+    prices: list[Decimal]
+    venue: str
+    settles_on: dt.date
+    quote_ts_ns: list[int | None]
+
+
 class OrderCancelRequested(Event, frozen=True):
     order_id: uuid.UUID
     venue_due_ns: int
@@ -215,6 +243,95 @@ class FaultsSet(Event, frozen=True):
     ack_delay_ms: int = 0
 
 
+# ---- position instructions, exercise, assignment and expiration ---------------------------
+
+
+class InstructionSent(Event, frozen=True):
+    """A position instruction passed validation: it exists, in SENT, until `due_ns`."""
+
+    instruction_id: uuid.UUID
+    account_id: int
+    client_instruction_id: str
+    instruction_type: str
+    instrument_id: uuid.UUID
+    symbol: str
+    quantity: Decimal
+    due_ns: int  # when the clearing service processes it
+    underlying_instrument_id: uuid.UUID | None = None
+    expiry: dt.date | None = None
+
+
+class InstructionAccepted(Event, frozen=True):
+    instruction_id: uuid.UUID
+    accepted_quantity: Decimal
+
+
+class InstructionRejected(Event, frozen=True):
+    instruction_id: uuid.UUID
+    reason: str
+
+
+class InstructionCancelRequested(Event, frozen=True):
+    instruction_id: uuid.UUID
+    cancel_due_ns: int  # when the clearing service answers the cancel
+
+
+class InstructionCancelled(Event, frozen=True):
+    instruction_id: uuid.UUID
+
+
+class InstructionCancelFailed(Event, frozen=True):
+    """The clearing service processed the instruction before the cancel reached it."""
+
+    instruction_id: uuid.UUID
+    reason: str
+    accepted_quantity: Decimal | None = None  # set when it was accepted: it stays in force
+
+
+class ClearingAvailabilitySet(Event, frozen=True):
+    """The clearing service fault (admin surface): unavailable refuses instruction traffic."""
+
+    available: bool
+
+
+class OptionDelivery(Event, frozen=True):
+    """Option contracts turned into shares at the strike (cash settling on `settles_on`)."""
+
+    account_id: int
+    instrument_id: uuid.UUID
+    contracts: Decimal  # positive: how many contracts of the position it uses up
+    underlying_instrument_id: uuid.UUID
+    underlying_symbol: str
+    underlying_type: str
+    shares: Decimal  # signed: positive received (call exercised, put assigned)
+    strike: Decimal
+    settles_on: dt.date
+    instruction_id: uuid.UUID | None = None  # the EXERCISE instruction behind it, if any
+
+
+class OptionExercised(OptionDelivery, frozen=True):
+    """A long option exercised: by instruction, automatically, or by contrary exercise advice."""
+
+
+class OptionAssigned(OptionDelivery, frozen=True):
+    """A short option assigned at expiration."""
+
+
+class OptionExpired(Event, frozen=True):
+    """An option position expired worthless; `quantity` is the signed position that expired."""
+
+    account_id: int
+    instrument_id: uuid.UUID
+    quantity: Decimal
+
+
+class ExerciseCycleCompleted(Event, frozen=True):
+    """A close's exercise and expiration processing is done; these instructions are used up."""
+
+    date: dt.date
+    consumed: list[uuid.UUID] = []
+
+
 AnyEvent = (
     UserCreated
     | AccountOpened
@@ -233,6 +350,7 @@ AnyEvent = (
     | OrderTriggered
     | TrailingMoved
     | OrderFilled
+    | StrategyFilled
     | OrderCancelRequested
     | OrderCanceled
     | OrderReplaceRequested
@@ -240,6 +358,17 @@ AnyEvent = (
     | OrderExpired
     | OrderRejected
     | FaultsSet
+    | InstructionSent
+    | InstructionAccepted
+    | InstructionRejected
+    | InstructionCancelRequested
+    | InstructionCancelled
+    | InstructionCancelFailed
+    | ClearingAvailabilitySet
+    | OptionExercised
+    | OptionAssigned
+    | OptionExpired
+    | ExerciseCycleCompleted
 )
 
 _encoder = msgspec.msgpack.Encoder()

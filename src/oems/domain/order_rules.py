@@ -11,11 +11,13 @@ Decisions where the contract is silent (the README repeats them):
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
-from oems.domain.orders import OrderRequest
+from oems.domain.orders import OrderRequest, StrategyRequest
+from oems.domain.strategies import lowest_terms
 
 CENT = Decimal("0.01")
 SUBPENNY = Decimal("0.0001")
@@ -121,3 +123,56 @@ def validate_order(request: OrderRequest, index: int) -> None:
             )
     if r.side == o.SELL_SHORT and r.instrument_type == "OPTION":
         raise order_error(index, "side", "options are sold with SELL, not SELL_SHORT")
+
+
+MIN_LEGS = 2
+MAX_LEGS = 4
+STRATEGY_TIMES_IN_FORCE = (o.DAY, o.GTC, o.IOC, o.FOK, o.GTD)
+
+
+def validate_strategy(request: StrategyRequest, index: int) -> None:
+    """Raise a 400 naming `[index].field` for the first rule a strategy order breaks."""
+    r = request
+    if not MIN_LEGS <= len(r.legs) <= MAX_LEGS:
+        raise order_error(index, "legs", f"a strategy has {MIN_LEGS} to {MAX_LEGS} legs")
+    if r.order_type not in (o.MARKET, o.LIMIT):
+        raise order_error(index, "order_type", "strategy orders are MARKET or LIMIT")
+    if r.time_in_force not in STRATEGY_TIMES_IN_FORCE:
+        raise order_error(
+            index, "time_in_force", f"{r.time_in_force} does not apply to strategy orders"
+        )
+    if r.order_type == o.MARKET and r.limit_price is not None:
+        raise order_error(index, "limit_price", "limit_price is not allowed for MARKET orders")
+    if r.limit_price is not None:
+        check_tick(index, "limit_price", r.limit_price)
+    if r.quantity <= 0 or r.quantity != r.quantity.to_integral_value():
+        raise order_error(index, "quantity", "a strategy quantity is a positive whole number")
+    if (r.time_in_force == o.GTD) != (r.expires_ns is not None):
+        raise order_error(
+            index, "expires_at", "expires_at is required for and only for GOOD_TILL_DATE"
+        )
+    options = [leg for leg in r.legs if leg.strike is not None]
+    stocks = [leg for leg in r.legs if leg.strike is None]
+    if not options:
+        raise order_error(index, "legs", "a strategy needs at least one option leg")
+    if len(stocks) > 1:
+        raise order_error(index, "legs", "a strategy may have at most one stock leg")
+    underliers = {leg.underlying_instrument_id for leg in options}
+    if len(underliers) > 1:
+        raise order_error(index, "legs", "all legs must be on the same underlier")
+    if stocks and stocks[0].instrument_id not in underliers:
+        raise order_error(index, "legs", "the stock leg must be the options' underlier")
+    seen: set[uuid.UUID] = set()
+    for number, leg in enumerate(r.legs):
+        where = f"legs[{number}]"
+        if leg.instrument_id in seen:
+            raise order_error(index, where, f"{leg.symbol} appears in more than one leg")
+        seen.add(leg.instrument_id)
+        if leg.ratio <= 0:
+            raise order_error(index, f"{where}.ratio", "ratio must be a positive whole number")
+        if leg.strike is not None and leg.side not in (o.BUY, o.SELL):
+            raise order_error(index, f"{where}.side", "option legs are BUY or SELL")
+        if leg.side not in o.SIDES:
+            raise order_error(index, f"{where}.side", "side must be BUY, SELL or SELL_SHORT")
+    if not lowest_terms(leg.ratio for leg in r.legs):
+        raise order_error(index, "legs", "leg ratios must be in lowest terms")

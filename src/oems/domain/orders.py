@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from oems.domain.strategies import Leg, net_price
+
 ZERO = Decimal(0)
 
 # Order types, sides, times in force, statuses (the contract's enums).
@@ -106,7 +108,7 @@ class Order:
     id: uuid.UUID
     account_id: int
     client_order_id: str | None
-    instrument_id: uuid.UUID
+    instrument_id: uuid.UUID  # a strategy's: its first leg's (the wire shows null)
     symbol: str
     instrument_type: str
     underlying_instrument_id: uuid.UUID | None
@@ -142,6 +144,12 @@ class Order:
     trailing_watermark_ns: int | None = None
     pending_replace: dict[str, Decimal | str | None] | None = None
     details: list[str] = field(default_factory=list)
+    legs: list[Leg] | None = None  # a multi-leg strategy order
+
+    @property
+    def is_strategy(self) -> bool:
+        """True for a multi-leg strategy order."""
+        return self.legs is not None
 
     @property
     def is_open(self) -> bool:
@@ -155,12 +163,18 @@ class Order:
 
     @property
     def average_fill_price(self) -> Decimal | None:
-        """Notional over quantity of all fills (rounded half-even to 6 places), None before any."""
+        """Notional over quantity of all fills (rounded half-even to 6 places), None before any.
+
+        A strategy's is the signed net price from its legs' averages (a debit positive).
+        """
         if not self.filled_quantity:
             return None
-        return (self.filled_notional / self.filled_quantity).quantize(
-            AVERAGE_PRICE_PLACES, rounding=ROUND_HALF_EVEN
-        )
+        if self.legs is not None:
+            averages = [leg.average_price or ZERO for leg in self.legs]
+            average = net_price(self.legs, averages)
+        else:
+            average = self.filled_notional / self.filled_quantity
+        return average.quantize(AVERAGE_PRICE_PLACES, rounding=ROUND_HALF_EVEN)
 
     @property
     def is_buy(self) -> bool:
@@ -205,3 +219,49 @@ class OrderRequest:
     limit_offset: Decimal | None = None
     expires_ns: int | None = None
     extended_hours: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LegRequest:
+    """One leg of a strategy as a caller asked for it, its instrument resolved."""
+
+    instrument_id: uuid.UUID
+    symbol: str
+    instrument_type: str
+    multiplier: Decimal
+    underlying_instrument_id: uuid.UUID | None  # None for a stock leg
+    contract_type: str | None
+    strike: Decimal | None
+    side: str
+    ratio: int
+    client_leg_id: str | None = None
+    position_effect: str | None = None
+
+    def as_leg(self) -> Leg:
+        """The leg as a strategy order holds it (nothing filled yet)."""
+        return Leg(
+            instrument_id=self.instrument_id,
+            symbol=self.symbol,
+            instrument_type=self.instrument_type,
+            side=self.side,
+            ratio=self.ratio,
+            multiplier=self.multiplier,
+            contract_type=self.contract_type,
+            strike=self.strike,
+            client_leg_id=self.client_leg_id,
+            position_effect=self.position_effect,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRequest:
+    """A multi-leg strategy order: 2 to 4 legs on one underlier, priced as a net package."""
+
+    legs: tuple[LegRequest, ...]
+    order_type: str
+    time_in_force: str
+    quantity: Decimal
+    limit_price: Decimal | None = None
+    client_order_id: str | None = None
+    expires_ns: int | None = None
+    extended_hours: bool | None = None  # always None: strategies trade in regular hours

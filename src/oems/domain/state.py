@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from oems.domain import events as ev
+from oems.domain import instructions as pi
 from oems.domain import orders as o
 from oems.domain.accounts import (
     Account,
@@ -19,8 +20,11 @@ from oems.domain.accounts import (
     StartOfDay,
     User,
 )
+from oems.domain.exercise import deliver, expire_worthless, release_contracts
+from oems.domain.instructions import PositionInstruction
 from oems.domain.orders import Order
 from oems.domain.positions import Execution, Position
+from oems.domain.strategies import Leg
 
 FIRST_ACCOUNT_ID = 100001
 
@@ -60,6 +64,12 @@ class TradingState:
     trading_day: Any = None  # dt.date of the last TradingDayStarted
     closed_day: Any = None  # dt.date of the last MarketClosed
     last_closes: dict[str, Decimal] = field(default_factory=dict)
+    instructions: dict[uuid.UUID, PositionInstruction] = field(default_factory=dict)
+    instructions_by_account: dict[int, list[PositionInstruction]] = field(default_factory=dict)
+    instruction_keys: dict[tuple[int, str], PositionInstruction] = field(default_factory=dict)
+    # Awaiting the clearing service, or in force and not yet used up by an exercise cycle.
+    live_instructions: dict[uuid.UUID, PositionInstruction] = field(default_factory=dict)
+    clearing_available: bool = True
     last_event_ns: int = 0
     events_applied: int = 0
 
@@ -294,6 +304,23 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         releases_ns=e.releases_ns,
         expiry_ns=e.expiry_ns,
         auction_ns=e.auction_ns,
+        legs=[
+            Leg(
+                instrument_id=t.instrument_id,
+                symbol=t.symbol,
+                instrument_type=t.instrument_type,
+                side=t.side,
+                ratio=t.ratio,
+                multiplier=t.multiplier,
+                contract_type=t.contract_type,
+                strike=t.strike,
+                client_leg_id=t.client_leg_id,
+                position_effect=t.position_effect,
+            )
+            for t in e.legs
+        ]
+        if e.legs is not None
+        else None,
     )
     state.orders[order.id] = order
     state.orders_by_account.setdefault(order.account_id, []).append(order)
@@ -352,23 +379,14 @@ def _trailing_moved(state: TradingState, e: ev.TrailingMoved) -> None:
 
 def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
     order = state.orders[e.order_id]
-    account = state.accounts[order.account_id]
     order.filled_quantity += e.quantity
     order.filled_notional += e.quantity * e.price
     _change_hold(state, order, -e.quantity)
     done = order.filled_quantity >= order.quantity
     _move(state, order, o.FILL_ALL if done else o.FILL_PART, e.ts_ns)
-    if e.quote_ts_ns is not None:
-        key = (order.symbol, order.is_buy)
-        used = state.liquidity_used.get(key)
-        before = used[1] if used is not None and used[0] == e.quote_ts_ns else Decimal(0)
-        state.liquidity_used[key] = (e.quote_ts_ns, before + e.quantity)
-    signed = e.quantity if order.is_buy else -e.quantity
-    _position(state, order).apply_fill(signed, e.price)
-    amount = -signed * e.price * order.multiplier
-    account.trade_cash += amount
-    account.unsettled.append((e.settles_on, amount))
-    state.executions.setdefault(order.account_id, []).append(
+    _book_execution(
+        state,
+        order,
         Execution(
             id=e.execution_id,
             order_id=order.id,
@@ -381,8 +399,90 @@ def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
             price=e.price,
             venue=e.venue,
             ts_ns=e.ts_ns,
-        )
+        ),
+        order.multiplier,
+        e.settles_on,
+        e.quote_ts_ns,
     )
+
+
+def _strategy_filled(state: TradingState, e: ev.StrategyFilled) -> None:
+    order = state.orders[e.order_id]
+    assert order.legs is not None
+    order.filled_quantity += e.quantity
+    _change_hold(state, order, -e.quantity)
+    done = order.filled_quantity >= order.quantity
+    _move(state, order, o.FILL_ALL if done else o.FILL_PART, e.ts_ns)
+    for leg, execution_id, price, quote_ts in zip(
+        order.legs, e.execution_ids, e.prices, e.quote_ts_ns, strict=True
+    ):
+        quantity = e.quantity * leg.ratio
+        leg.filled_quantity += quantity
+        leg.filled_notional += quantity * price
+        _book_execution(
+            state,
+            order,
+            Execution(
+                id=execution_id,
+                order_id=order.id,
+                account_id=order.account_id,
+                instrument_id=leg.instrument_id,
+                symbol=leg.symbol,
+                underlying_instrument_id=order.underlying_instrument_id
+                if leg.strike is not None
+                else None,
+                side=leg.side,
+                quantity=quantity,
+                price=price,
+                venue=e.venue,
+                ts_ns=e.ts_ns,
+            ),
+            leg.multiplier,
+            e.settles_on,
+            quote_ts,
+        )
+
+
+def _book_execution(
+    state: TradingState,
+    order: Order,
+    execution: Execution,
+    multiplier: Decimal,
+    settles_on: Any,
+    quote_ts_ns: int | None,
+) -> None:
+    """An execution's effects: displayed size taken, position, cash (settling later), the record."""
+    account = state.accounts[order.account_id]
+    buying = execution.side == o.BUY
+    if quote_ts_ns is not None:
+        key = (execution.symbol, buying)
+        used = state.liquidity_used.get(key)
+        before = used[1] if used is not None and used[0] == quote_ts_ns else Decimal(0)
+        state.liquidity_used[key] = (quote_ts_ns, before + execution.quantity)
+    signed = execution.quantity if buying else -execution.quantity
+    book = state.positions.setdefault(order.account_id, {})
+    position = book.get(execution.instrument_id)
+    if position is None:
+        position = book[execution.instrument_id] = Position(
+            account_id=order.account_id,
+            instrument_id=execution.instrument_id,
+            symbol=execution.symbol,
+            instrument_type=order.instrument_type
+            if order.legs is None
+            else _leg_type(order, execution.instrument_id),
+            multiplier=multiplier,
+            underlying_instrument_id=execution.underlying_instrument_id,
+        )
+    position.apply_fill(signed, execution.price)
+    amount = -signed * execution.price * multiplier
+    account.trade_cash += amount
+    account.unsettled.append((settles_on, amount))
+    state.executions.setdefault(order.account_id, []).append(execution)
+
+
+def _leg_type(order: Order, instrument_id: uuid.UUID) -> str:
+    assert order.legs is not None
+    return next(leg.instrument_type for leg in order.legs if leg.instrument_id == instrument_id)
 
 
 def _order_cancel_requested(state: TradingState, e: ev.OrderCancelRequested) -> None:
@@ -447,6 +547,105 @@ def _faults_set(state: TradingState, e: ev.FaultsSet) -> None:
     state.faults = e
 
 
+# ---- position instructions, exercise, assignment and expiration ----------------------------
+
+
+def _instruction_sent(state: TradingState, e: ev.InstructionSent) -> None:
+    instruction = PositionInstruction(
+        id=e.instruction_id,
+        account_id=e.account_id,
+        instruction_id=e.client_instruction_id,
+        instruction_type=e.instruction_type,
+        instrument_id=e.instrument_id,
+        symbol=e.symbol,
+        quantity=e.quantity,
+        underlying_instrument_id=e.underlying_instrument_id,
+        expiry=e.expiry,
+        created_ns=e.ts_ns,
+        updated_ns=e.ts_ns,
+        due_ns=e.due_ns,
+    )
+    state.instructions[instruction.id] = instruction
+    state.instructions_by_account.setdefault(e.account_id, []).append(instruction)
+    state.instruction_keys[(e.account_id, e.client_instruction_id)] = instruction
+    state.live_instructions[instruction.id] = instruction
+
+
+def _move_instruction(
+    state: TradingState, instruction_id: Any, happening: str, ts_ns: int
+) -> PositionInstruction:
+    """Change an instruction's status through its transition table."""
+    instruction = state.instructions[instruction_id]
+    instruction.status = pi.next_status(instruction.status, happening)
+    instruction.updated_ns = ts_ns
+    if instruction.status not in pi.AWAITING_CLEARING:
+        instruction.due_ns = None
+        instruction.cancel_due_ns = None
+    if instruction.is_terminal and not instruction.in_force:
+        state.live_instructions.pop(instruction.id, None)
+    return instruction
+
+
+def _instruction_accepted(state: TradingState, e: ev.InstructionAccepted) -> None:
+    instruction = state.instructions[e.instruction_id]
+    instruction.accepted_quantity = e.accepted_quantity
+    _move_instruction(state, e.instruction_id, pi.ACCEPT, e.ts_ns)
+
+
+def _instruction_rejected(state: TradingState, e: ev.InstructionRejected) -> None:
+    _move_instruction(state, e.instruction_id, pi.REJECT, e.ts_ns).rejection_reason = e.reason
+
+
+def _instruction_cancel_requested(state: TradingState, e: ev.InstructionCancelRequested) -> None:
+    _move_instruction(state, e.instruction_id, pi.CANCEL_REQUEST, e.ts_ns)
+    state.instructions[e.instruction_id].cancel_due_ns = e.cancel_due_ns
+
+
+def _instruction_cancelled(state: TradingState, e: ev.InstructionCancelled) -> None:
+    _move_instruction(state, e.instruction_id, pi.CANCEL, e.ts_ns)
+
+
+def _instruction_cancel_failed(state: TradingState, e: ev.InstructionCancelFailed) -> None:
+    instruction = state.instructions[e.instruction_id]
+    instruction.accepted_quantity = e.accepted_quantity
+    instruction.rejection_reason = e.reason
+    _move_instruction(state, e.instruction_id, pi.CANCEL_FAIL, e.ts_ns)
+
+
+def _clearing_availability_set(state: TradingState, e: ev.ClearingAvailabilitySet) -> None:
+    state.clearing_available = e.available
+
+
+def _option_delivery(state: TradingState, e: ev.OptionDelivery) -> None:
+    """Contracts become shares at the strike: the option's cost moves into the shares."""
+    account = state.accounts[e.account_id]
+    book = state.positions.setdefault(e.account_id, {})
+    option = book[e.instrument_id]
+    cost, day_cost = release_contracts(option, e.contracts)
+    stock = book.get(e.underlying_instrument_id)
+    if stock is None:
+        stock = book[e.underlying_instrument_id] = Position(
+            account_id=e.account_id,
+            instrument_id=e.underlying_instrument_id,
+            symbol=e.underlying_symbol,
+            instrument_type=e.underlying_type,
+            multiplier=Decimal(1),
+        )
+    deliver(stock, e.shares, e.strike, cost, day_cost)
+    amount = -e.shares * e.strike
+    account.trade_cash += amount
+    account.unsettled.append((e.settles_on, amount))
+
+
+def _option_expired(state: TradingState, e: ev.OptionExpired) -> None:
+    expire_worthless(state.positions[e.account_id][e.instrument_id], e.quantity)
+
+
+def _exercise_cycle_completed(state: TradingState, e: ev.ExerciseCycleCompleted) -> None:
+    for instruction_id in e.consumed:
+        state.live_instructions.pop(instruction_id, None)
+
+
 _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.UserCreated: _user_created,
     ev.AccountOpened: _account_opened,
@@ -465,6 +664,7 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.OrderTriggered: _order_triggered,
     ev.TrailingMoved: _trailing_moved,
     ev.OrderFilled: _order_filled,
+    ev.StrategyFilled: _strategy_filled,
     ev.OrderCancelRequested: _order_cancel_requested,
     ev.OrderCanceled: _order_canceled,
     ev.OrderReplaceRequested: _order_replace_requested,
@@ -472,4 +672,15 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.OrderExpired: _order_expired,
     ev.OrderRejected: _order_rejected,
     ev.FaultsSet: _faults_set,
+    ev.InstructionSent: _instruction_sent,
+    ev.InstructionAccepted: _instruction_accepted,
+    ev.InstructionRejected: _instruction_rejected,
+    ev.InstructionCancelRequested: _instruction_cancel_requested,
+    ev.InstructionCancelled: _instruction_cancelled,
+    ev.InstructionCancelFailed: _instruction_cancel_failed,
+    ev.ClearingAvailabilitySet: _clearing_availability_set,
+    ev.OptionExercised: _option_delivery,
+    ev.OptionAssigned: _option_delivery,
+    ev.OptionExpired: _option_expired,
+    ev.ExerciseCycleCompleted: _exercise_cycle_completed,
 }

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from oems.domain.orders import OrderRequest
+from oems.domain.instructions import InstructionRequest
+from oems.domain.orders import OrderRequest, StrategyRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class SubmitOrders:
     """Accept all the orders or none (atomic batch)."""
 
     account_id: int
-    orders: tuple[OrderRequest, ...]
+    orders: tuple[OrderRequest | StrategyRequest, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,27 @@ class SetFaults:
     ack_delay_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class SubmitInstructions:
+    """Position instructions: each row accepted (SENT) or refused on its own (batch semantics)."""
+
+    account_id: int
+    rows: tuple[InstructionRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelInstruction:
+    """Request the cancellation of an instruction (by server id or the caller's key)."""
+
+    account_id: int
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetClearingAvailability:
+    available: bool
+
+
 Command = (
     OpenAccount
     | AdjustCash
@@ -138,4 +160,7 @@ Command = (
     | CancelOrders
     | ClosePositions
     | SetFaults
+    | SubmitInstructions
+    | CancelInstruction
+    | SetClearingAvailability
 )

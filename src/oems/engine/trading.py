@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
@@ -20,16 +20,18 @@ from oems.domain.decimals import fixed, plain
 from oems.domain.errors import Conflict, InvalidRequest
 from oems.domain.instruments import Instrument
 from oems.domain.order_rules import check_tick, order_error
-from oems.domain.orders import Order, OrderRequest
+from oems.domain.orders import Order, OrderRequest, StrategyRequest
+from oems.domain.strategies import max_loss, naked_call_requirement, net_price, required_level
 from oems.engine import commands as cmd
 from oems.engine import risk
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
-from oems.market.quotes import Quote
+from oems.market.quotes import Quote, spot_price
 
 if TYPE_CHECKING:
     from oems.engine.engine import Engine
 
 INFINITY = Decimal("Infinity")
+CENT = Decimal("0.01")
 MAX_CLOSING_LOOKAHEAD_DAYS = 10
 
 
@@ -50,7 +52,7 @@ class SelfMatchIndex:
         old = self._indexed.pop(order.id, None)
         if old is not None:
             self._prices[old[0]].remove(old[1])
-        if not order.is_open or order.waits_for_trigger:
+        if not order.is_open or order.waits_for_trigger or order.is_strategy:
             return
         price = order.working_limit
         if price is None:
@@ -88,7 +90,7 @@ def reference_price(request: OrderRequest, quote: Quote | None, instrument: Inst
 
 
 def placement(
-    engine: Engine, request: OrderRequest, now: int
+    engine: Engine, request: OrderRequest | StrategyRequest, now: int
 ) -> tuple[int | None, int | None, int | None]:
     """(releases_at, expires, auction) instants for an order received at `now`."""
     calendar = engine.calendar
@@ -126,21 +128,114 @@ def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
             seen.add(client_id)
         if request.expires_ns is not None and request.expires_ns <= now:
             raise order_error(index, "expires_at", "expires_at must be in the future")
+    requests = [
+        _priced_at_mid(engine, r, now)
+        if isinstance(r, StrategyRequest) and r.order_type == o.LIMIT and r.limit_price is None
+        else r
+        for r in c.orders
+    ]
     checker = _RiskChecker(engine, account.id, now)
-    planned = [checker.check(request) for request in c.orders]
+    planned = [
+        checker.check_strategy(request)
+        if isinstance(request, StrategyRequest)
+        else checker.check(request)
+        for request in requests
+    ]
     if checker.failures:
         raise risk.risk_error(checker.failures)
     accepted = []
     for request, (order_id, closes, hold_per_unit, instrument) in zip(
-        c.orders, planned, strict=True
+        requests, planned, strict=True
     ):
         if request.client_order_id is None:
             # Server-made when absent: the order id itself, unique by construction.
             request = dataclasses.replace(request, client_order_id=str(order_id))
-        accepted.append(
-            _accept(engine, account.id, request, instrument, order_id, closes, hold_per_unit, now)
-        )
+        if isinstance(request, StrategyRequest):
+            accepted.append(
+                _accept_strategy(engine, account.id, request, order_id, hold_per_unit, now)
+            )
+        else:
+            assert instrument is not None
+            accepted.append(
+                _accept(
+                    engine, account.id, request, instrument, order_id, closes, hold_per_unit, now
+                )
+            )
     return accepted
+
+
+def _priced_at_mid(engine: Engine, request: StrategyRequest, now: int) -> StrategyRequest:
+    """A LIMIT strategy sent without a price (as the vendor's CLI example) takes the legs' net
+    midpoint, rounded to the cent in the market's favour, as its limit."""
+    mids = []
+    for leg in request.legs:
+        instrument = engine.instruments.get(leg.instrument_id)
+        quote = engine.market_quote(instrument, now) if instrument is not None else None
+        mid = spot_price(quote)
+        if mid is None:
+            raise InvalidRequest(
+                f"No quote for {leg.symbol}: give the strategy a limit_price, or send it as MARKET"
+            )
+        mids.append(mid)
+    legs = [leg.as_leg() for leg in request.legs]
+    limit = net_price(legs, mids).quantize(CENT, rounding=ROUND_FLOOR)
+    return dataclasses.replace(request, limit_price=limit)
+
+
+def _accept_strategy(
+    engine: Engine,
+    account_id: int,
+    request: StrategyRequest,
+    order_id: uuid.UUID,
+    hold_per_unit: Decimal,
+    now: int,
+) -> Order:
+    releases, expiry, auction = placement(engine, request, now)
+    first = request.legs[0]
+    option = next(leg for leg in request.legs if leg.strike is not None)
+    venue = engine.instruments.get(option.instrument_id)
+    credit = request.limit_price is not None and request.limit_price < 0
+    engine.emit(
+        ev.OrderAccepted(
+            ts_ns=now,
+            order_id=order_id,
+            account_id=account_id,
+            client_order_id=request.client_order_id,
+            instrument_id=first.instrument_id,
+            symbol=first.symbol,
+            instrument_type="OPTION",
+            underlying_instrument_id=option.underlying_instrument_id,
+            multiplier=Decimal(100),
+            venue=venue.venue if venue is not None else "BATO",
+            side=o.SELL if credit else o.BUY,
+            order_type=request.order_type,
+            time_in_force=request.time_in_force,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            expires_ns=request.expires_ns,
+            hold_per_unit=hold_per_unit,
+            venue_due_ns=now + engine.ack_latency_ns(),
+            releases_ns=releases,
+            expiry_ns=expiry,
+            auction_ns=auction,
+            legs=[
+                ev.LegTerms(
+                    instrument_id=leg.instrument_id,
+                    symbol=leg.symbol,
+                    instrument_type=leg.instrument_type,
+                    side=leg.side,
+                    ratio=leg.ratio,
+                    multiplier=leg.multiplier,
+                    contract_type=leg.contract_type,
+                    strike=leg.strike,
+                    client_leg_id=leg.client_leg_id,
+                    position_effect=leg.position_effect,
+                )
+                for leg in request.legs
+            ],
+        )
+    )
+    return snapshot(engine.state.orders[order_id])
 
 
 def _accept(
@@ -201,7 +296,7 @@ class _RiskChecker:
         self.batch_held: dict[uuid.UUID, Decimal] = {}
         self._value: AccountValue | None = None
 
-    def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument]:
+    def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument | None]:
         """Check one order; returns (order id, closes a position, hold per unit, instrument)."""
         engine, account = self.engine, self.account
         order_id = engine.ids.uuid7(self.now)
@@ -300,6 +395,74 @@ class _RiskChecker:
             self.batch_hold += required
         return order_id, closes, hold_per_unit, instrument
 
+    def check_strategy(self, r: StrategyRequest) -> tuple[uuid.UUID, bool, Decimal, None]:
+        """Check a strategy: tradability, options level, and buying power for its maximum loss."""
+        engine, account = self.engine, self.account
+        order_id = engine.ids.uuid7(self.now)
+        base = {"account_id": str(account.id), "order_id": str(order_id)}
+
+        def fail(reason: str, **extra: str) -> None:
+            self.failures.append(risk.RiskFailure(reason, order_id, {**base, **extra}))
+
+        if account.status != "ACTIVE":
+            fail(risk.ACCOUNT_NOT_ACTIVE, status=account.status)
+        touches: list[Decimal] = []
+        book = engine.state.positions.get(account.id, {})
+        closing = True
+        for leg in r.legs:
+            instrument = engine.instruments.get(leg.instrument_id)
+            assert instrument is not None
+            if not instrument.is_tradable:
+                fail(risk.NOT_TRADABLE, symbol=instrument.symbol)
+            quote = engine.market_quote(instrument, self.now)
+            touch = None
+            if quote is not None:
+                touch = quote.ask if leg.side == o.BUY else quote.bid
+            touches.append(touch if touch is not None else instrument.reference_price)
+            position = book.get(leg.instrument_id)
+            held = position.quantity if position is not None else Decimal(0)
+            wanted = r.quantity * leg.ratio
+            reduces = held < 0 if leg.side == o.BUY else held > 0
+            if not reduces or abs(held) < wanted:
+                closing = False
+        if closing:
+            return order_id, False, Decimal(0), None
+        legs = [leg.as_leg() for leg in r.legs]
+        net = r.limit_price if r.limit_price is not None else net_price(legs, touches)
+        loss = max_loss(legs, net)
+        level = required_level(legs, loss is not None)
+        underlier = next(leg.underlying_instrument_id for leg in r.legs if leg.strike is not None)
+        if account.options_level < level:
+            fail(
+                risk.OPTIONS_LEVEL,
+                options_level=str(account.options_level),
+                required_level=str(level),
+                symbol=engine.instruments.get(underlier).symbol  # type: ignore[union-attr]
+                if underlier is not None
+                else "",
+            )
+        if loss is None:
+            spot = engine.mark_price(underlier, self.now) if underlier is not None else None
+            loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
+        hold_per_unit = loss * hold_weight(True, account.is_margin)
+        required = r.quantity * hold_per_unit
+        value = self.value()
+        available = value.buying_power - self.batch_hold
+        if required > available:
+            fail(
+                risk.BUYING_POWER,
+                account_type="margin_reg_t" if account.is_margin else "cash",
+                available=fixed(max(available, Decimal(0)), 4),
+                multiplier=plain(value.multiplier),
+                required_equity="0",
+                required_options=plain(required),
+                required_total=plain(required),
+                side=risk.wire_side(o.BUY if net >= 0 else o.SELL),
+                symbol="STRATEGY",
+            )
+        self.batch_hold += required
+        return order_id, False, hold_per_unit, None
+
     def value(self) -> AccountValue:
         if self._value is None:
             self._value = self.engine.account_value(self.account.id, self.now)
@@ -348,14 +511,19 @@ def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:
     for name in ("limit_price", "stop_price"):
         price = given.get(name)
         if isinstance(price, Decimal):
-            if price <= 0:
+            if price <= 0 and not order.is_strategy:  # a strategy's net limit may be a credit
                 raise InvalidRequest(f"{name} must be greater than zero")
             check_tick(0, name, price)
     if c.trailing_offset is not None and c.trailing_offset <= 0:
         raise InvalidRequest("trailing_offset must be greater than zero")
     now = engine.now_ns()
     hold_per_unit = order.hold_per_unit
-    if hold_per_unit and c.limit_price is not None and order.limit_price:
+    if hold_per_unit and c.limit_price is not None and order.legs is not None:
+        loss = max_loss(order.legs, c.limit_price)
+        if loss is not None:
+            account = engine.state.accounts[order.account_id]
+            hold_per_unit = loss * hold_weight(True, account.is_margin)
+    elif hold_per_unit and c.limit_price is not None and order.limit_price:
         hold_per_unit = hold_per_unit * c.limit_price / order.limit_price
     new_quantity = c.quantity if c.quantity is not None else order.quantity
     extra = (new_quantity - order.filled_quantity) * hold_per_unit - (

@@ -40,6 +40,7 @@ from oems.domain import orders as o
 from oems.domain.instruments import Instrument
 from oems.domain.order_rules import tick_for
 from oems.domain.orders import Order
+from oems.domain.strategies import net_price
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
 from oems.market.quotes import Quote, spot_price
 
@@ -106,6 +107,7 @@ class Venue:
         self._where: dict[uuid.UUID, tuple[Book, tuple[Decimal, int, Order] | None]] = {}
         self._seq = itertools.count()
         self._timers: list[tuple[int, int, int, uuid.UUID]] = []
+        self.strategies: dict[uuid.UUID, Order] = {}  # working multi-leg orders
 
     # ---- rebuilding and timers -----------------------------------------------------------
 
@@ -114,6 +116,7 @@ class Venue:
         self.books.clear()
         self._where.clear()
         self._timers.clear()
+        self.strategies.clear()
         for by_id in self.engine.state.open_orders.values():
             for order in sorted(by_id.values(), key=lambda x: x.created_ns):
                 self.schedule(order)
@@ -171,7 +174,7 @@ class Venue:
     @property
     def has_working_orders(self) -> bool:
         """True when some book holds an order a tick could trigger or fill."""
-        return any(self.books.values())
+        return bool(self.strategies) or any(self.books.values())
 
     # ---- venue answers -------------------------------------------------------------------
 
@@ -245,8 +248,12 @@ class Venue:
     def _activate(self, order: Order, now: int) -> None:
         """The order starts working: trail or trigger, evaluate at once, then rest (or finish)."""
         self._add(order)
-        quote = self.engine.market_quote(self._instrument(order), now)
-        if quote is not None:
+        quote = (
+            None if order.is_strategy else self.engine.market_quote(self._instrument(order), now)
+        )
+        if order.is_strategy:
+            self._evaluate_strategy(order, now)
+        elif quote is not None:
             if order.order_type in o.TRAILING_TYPES and not order.triggered:
                 self._trail(order, quote, now, force=True)
             elif order.order_type in o.STOP_TYPES and not order.triggered:
@@ -286,6 +293,9 @@ class Venue:
     def _add(self, order: Order) -> None:
         """Place the order in its book by what it waits for: a trigger, a price, or liquidity."""
         self._remove(order)
+        if order.is_strategy:
+            self.strategies[order.id] = order
+            return
         book = self._book_for(order)
         seq = next(self._seq)
         entry: tuple[Decimal, int, Order] | None = None
@@ -312,6 +322,8 @@ class Venue:
         self._where[order.id] = (book, entry)
 
     def _remove(self, order: Order) -> None:
+        if self.strategies.pop(order.id, None) is not None:
+            return
         found = self._where.pop(order.id, None)
         if found is None:
             return
@@ -332,6 +344,9 @@ class Venue:
         session = self.engine.calendar.session_at(now)
         if session is None:
             return
+        if session == REGULAR:
+            for order in list(self.strategies.values()):
+                self._evaluate_strategy(order, now)
         for (instrument_id, extended), book in list(self.books.items()):
             if not book:
                 continue
@@ -373,12 +388,12 @@ class Venue:
         if ask is not None:
             for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2], quote) <= 0:
+                if self._available(entry[2].symbol, entry[2].is_buy, quote) <= 0:
                     break
         if bid is not None:
             for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2], quote) <= 0:
+                if self._available(entry[2].symbol, entry[2].is_buy, quote) <= 0:
                     break
 
     @staticmethod
@@ -445,7 +460,7 @@ class Venue:
         limit = order.working_limit
         if limit is not None and (touch > limit if order.is_buy else touch < limit):
             return
-        available = self._available(order, quote)
+        available = self._available(order.symbol, order.is_buy, quote)
         leaves = order.quantity - order.filled_quantity
         if order.time_in_force == o.FOK and available < leaves:
             return
@@ -458,6 +473,49 @@ class Venue:
             price = self._slipped(touch, order.is_buy, limit)
         self._fill(order, quantity, price, now, quote.ts_ns)
 
+    def _evaluate_strategy(self, order: Order, now: int) -> None:
+        """Fill a strategy as one package at the legs' touches when its net price is acceptable."""
+        if not order.is_open or order.status == o.PENDING_NEW or order.legs is None:
+            return
+        touches: list[Decimal] = []
+        units: Decimal | None = None
+        stamps: list[int | None] = []
+        for leg in order.legs:
+            instrument = self.engine.instruments.get(leg.instrument_id)
+            quote = self.engine.market_quote(instrument, now) if instrument else None
+            buying = leg.side == o.BUY
+            touch = None if quote is None else quote.ask if buying else quote.bid
+            if quote is None or touch is None:
+                return
+            touches.append(touch)
+            stamps.append(quote.ts_ns)
+            leg_units = (self._available(leg.symbol, buying, quote) / leg.ratio).to_integral_value(
+                ROUND_FLOOR
+            )
+            units = leg_units if units is None else min(units, leg_units)
+        net = net_price(order.legs, touches)
+        if order.limit_price is not None and net > order.limit_price:
+            return
+        leaves = order.quantity - order.filled_quantity
+        if units is None or units <= 0 or (order.time_in_force == o.FOK and units < leaves):
+            return
+        quantity = min(units, leaves)
+        engine = self.engine
+        engine.emit(
+            ev.StrategyFilled(
+                ts_ns=now,
+                order_id=order.id,
+                quantity=quantity,
+                execution_ids=[engine.ids.uuid7(now) for _ in order.legs],
+                prices=touches,
+                venue=order.venue,
+                settles_on=engine.settlement_date(now),
+                quote_ts_ns=stamps,
+            )
+        )
+        if not order.is_open:
+            self._remove(order)
+
     def _slipped(self, touch: Decimal, is_buy: bool, limit: Decimal | None) -> Decimal:
         slippage = self.settings.slippage_bps
         if not slippage:
@@ -468,11 +526,11 @@ class Venue:
             price = min(price, limit) if is_buy else max(price, limit)
         return price
 
-    def _available(self, order: Order, quote: Quote) -> Decimal:
-        """What is left of the touch's displayed size (times participation) for this order."""
-        size = quote.ask_size if order.is_buy else quote.bid_size
+    def _available(self, symbol: str, is_buy: bool, quote: Quote) -> Decimal:
+        """What is left of the touch's displayed size (times participation) on one side."""
+        size = quote.ask_size if is_buy else quote.bid_size
         shown = (Decimal(size) * self.settings.participation).to_integral_value(ROUND_FLOOR)
-        used = self.engine.state.liquidity_used.get((order.symbol, order.is_buy))
+        used = self.engine.state.liquidity_used.get((symbol, is_buy))
         if used is not None and used[0] == quote.ts_ns:
             shown -= used[1]
         return max(shown, Decimal(0))
