@@ -20,7 +20,7 @@ from oems.domain.instruments import Instrument
 from oems.domain.orders import Order
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
-from oems.engine import trading
+from oems.engine import expiration, instructions, trading
 from oems.engine.trading import SelfMatchIndex
 from oems.engine.venue import Venue, VenueSettings
 from oems.market.calendar import REGULAR, TradingCalendar
@@ -64,6 +64,7 @@ class Engine:
         self.market: MarketData = None  # type: ignore[assignment]
         self.venue = Venue(self, venue or VenueSettings())
         self.self_match = SelfMatchIndex()
+        self.clearing = instructions.Clearing(self)
         self.sample_ns = sample_ns
         self._handlers: dict[type, Callable[[Any], Any]] = {
             cmd.OpenAccount: self._open_account,
@@ -81,6 +82,9 @@ class Engine:
             cmd.CancelOrders: lambda c: trading.cancel_orders(self, c),
             cmd.ClosePositions: lambda c: trading.close_positions(self, c),
             cmd.SetFaults: lambda c: trading.set_faults(self, c),
+            cmd.SubmitInstructions: lambda c: instructions.submit_instructions(self, c),
+            cmd.CancelInstruction: lambda c: instructions.cancel_instruction(self, c),
+            cmd.SetClearingAvailability: lambda c: instructions.set_clearing_availability(self, c),
         }
 
     # ---- recovery -------------------------------------------------------------------------
@@ -146,6 +150,12 @@ class Engine:
                     outcomes.append((future, exc, None))
                 else:
                     outcomes.append((future, None, result))
+            if self.work_due():
+                # The venue answers now when its latency is zero: in this batch, one commit.
+                try:
+                    self._handle(cmd.RunDue())
+                except Exception:
+                    log.exception("running due timers failed")
             events, self._pending = self._pending, []
             if events:
                 try:
@@ -166,9 +176,6 @@ class Engine:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
-            if self._queue.empty() and self.work_due():
-                # The venue answers at once when its latency is zero: run it as the next batch.
-                self._queue.put_nowait((cmd.RunDue(), None))
             if snapshot_every and self.journal.last_seq - snapshot_seq >= snapshot_every:
                 # Pickle here, where state == journal; write in the journal thread, off the loop.
                 snapshot_seq = self.journal.last_seq
@@ -227,6 +234,7 @@ class Engine:
             [
                 *self.state.orders,
                 *self.state.api_keys,
+                *self.state.instructions,
                 *(executions[-1].id for executions in self.state.executions.values() if executions),
             ],
             default=None,
@@ -481,6 +489,9 @@ class Engine:
         timer = self.venue.next_timer_ns() if self._attached else None
         if timer is not None:
             due = min(due, timer)
+        clearing = self.clearing.next_timer_ns()
+        if clearing is not None:
+            due = min(due, clearing)
         return due
 
     def _close_due(self) -> int | None:
@@ -527,10 +538,13 @@ class Engine:
         if self._attached:
             self.venue.run_timers(instant)
             self.venue.evaluate_all(instant)
+        self.clearing.run_timers(instant)
         close = self._close_due()
         if close is not None and close <= instant:
             closes = {str(i): p for i, p in self._marks(self._held(), close).items()}
             self.emit(ev.MarketClosed(ts_ns=close, date=self.state.trading_day, closes=closes))
+            if self._attached:
+                expiration.at_close(self, close)
 
     def _start_day(self, start: int) -> None:
         """Begin the trading day starting at `start`: previous closes, start-of-day figures."""

@@ -49,17 +49,21 @@ class SelfMatchIndex:
 
     def update(self, order: Order) -> None:
         """Re-index one order after it changed: open, working orders with a price are indexed."""
-        old = self._indexed.pop(order.id, None)
+        wanted: tuple[tuple[int, uuid.UUID, bool], Decimal] | None = None
+        if order.is_open and not order.waits_for_trigger and not order.is_strategy:
+            price = order.working_limit
+            if price is None:
+                price = INFINITY if order.is_buy else Decimal(0)
+            wanted = ((order.account_id, order.instrument_id, order.is_buy), price)
+        old = self._indexed.get(order.id)
+        if old == wanted:
+            return
         if old is not None:
             self._prices[old[0]].remove(old[1])
-        if not order.is_open or order.waits_for_trigger or order.is_strategy:
-            return
-        price = order.working_limit
-        if price is None:
-            price = INFINITY if order.is_buy else Decimal(0)
-        key = (order.account_id, order.instrument_id, order.is_buy)
-        self._prices.setdefault(key, SortedList()).add(price)
-        self._indexed[order.id] = (key, price)
+            del self._indexed[order.id]
+        if wanted is not None:
+            self._prices.setdefault(wanted[0], SortedList()).add(wanted[1])
+            self._indexed[order.id] = wanted
 
     def crosses(
         self, account_id: int, instrument_id: uuid.UUID, is_buy: bool, price: Decimal | None

@@ -255,7 +255,8 @@ class Venue:
             self._evaluate_strategy(order, now)
         elif quote is not None:
             if order.order_type in o.TRAILING_TYPES and not order.triggered:
-                self._trail(order, quote, now, force=True)
+                touch = _buy_trigger_price(quote) if order.is_buy else _sell_trigger_price(quote)
+                self._trail(order, touch, now, force=True)
             elif order.order_type in o.STOP_TYPES and not order.triggered:
                 assert order.stop_price is not None
                 touch = _buy_trigger_price(quote) if order.is_buy else _sell_trigger_price(quote)
@@ -374,12 +375,12 @@ class Venue:
 
     def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:
         """One tick: trailing watermarks, triggers, then fills; touches only affected orders."""
-        for order in list(book.trailing.values()):
-            self._trail(order, quote, now)
         buy_touch = _buy_trigger_price(quote)
+        sell_touch = _sell_trigger_price(quote)
+        for order in list(book.trailing.values()):
+            self._trail(order, buy_touch if order.is_buy else sell_touch, now)
         while book.buy_stops and buy_touch is not None and book.buy_stops[0][0] <= buy_touch:
             self._trigger(book.buy_stops[0][2], book.buy_stops[0][0], now)
-        sell_touch = _sell_trigger_price(quote)
         while book.sell_stops and sell_touch is not None and -book.sell_stops[0][0] >= sell_touch:
             self._trigger(book.sell_stops[0][2], -book.sell_stops[0][0], now)
         for order in list(book.market.values()):
@@ -413,11 +414,11 @@ class Venue:
         if quote is not None:
             self._evaluate_order(order, quote, now, entering=True)
 
-    def _trail(self, order: Order, quote: Quote | None, now: int, force: bool = False) -> None:
-        """Move a trailing order's watermark to the best price seen; trigger it when crossed."""
-        if quote is None:
-            return
-        reference = _sell_trigger_price(quote) if not order.is_buy else _buy_trigger_price(quote)
+    def _trail(
+        self, order: Order, reference: Decimal | None, now: int, force: bool = False
+    ) -> None:
+        """Move a trailing order's watermark to the best price seen (`reference`: the touch it
+        trails, from `_buy_trigger_price` / `_sell_trigger_price`); trigger it when crossed."""
         if reference is None:
             return
         mark = order.trailing_watermark_px
