@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.trading_engine import MASTER, Desk, make_engine, run
+from tests.trading_engine import MASTER, Desk, make_engine, request, run
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
@@ -217,3 +217,49 @@ def _legs_picture(engine: Engine) -> object:
         )
         for order in engine.state.orders.values()
     ]
+
+
+def test_selling_options_to_open_needs_cover_or_the_naked_level(tmp_path: Path) -> None:
+    async def body(engine: Engine) -> None:
+        desk = Desk(engine)
+        await _quote_fly(desk)
+        covered = await desk.account("MARGIN", "1000000", 1)
+        await desk.submit(covered, request("AAPL", o.BUY, "100"))
+        (call,) = await desk.submit(covered, request(CALLS[D(290)], o.SELL, "1"))
+        assert call.status == o.FILLED and call.hold_per_unit == 0  # covered by the shares
+        with pytest.raises(InvalidRequest) as refused:
+            await desk.submit(covered, request(CALLS[D(290)], o.SELL, "1"))  # no more shares
+        assert (refused.value.details or [])[1]["metadata"]["required_level"] == "4"
+        naked = await desk.account("MARGIN", "1000000", 4)
+        (short,) = await desk.submit(naked, request(CALLS[D(280)], o.SELL, "2"))
+        assert short.status == o.FILLED
+        # premium 5.00 bid + 20% of 280.00 (at the money): (5.00 + 56.00) x 100 per contract
+        assert short.hold_per_unit == D("6100.00")
+        value = engine.account_value(naked, engine.now_ns())
+        # naked at the mid 5.05: 2 x (505 + 5600)
+        assert value.initial_requirement == D("12210.00")
+
+    run(make_engine(tmp_path / "j.db"), body)
+
+
+def test_a_credit_spread_needs_its_width_less_the_credit_not_naked_margin(tmp_path: Path) -> None:
+    async def body(engine: Engine) -> None:
+        desk = Desk(engine)
+        await _quote_fly(desk)
+        account = await desk.account("MARGIN", "1000000", 3)
+        spread = StrategyRequest(
+            (leg(CALLS[D(280)], o.SELL), leg(CALLS[D(290)], o.BUY)),
+            o.LIMIT,
+            o.DAY,
+            D(1),
+            D("-3.00"),
+        )
+        (order,) = await desk.submit(account, spread)
+        assert order.status == o.FILLED and order.average_fill_price == D("-3.00")
+        value = engine.account_value(account, engine.now_ns())
+        # marks: short 280 call at 5.05 (-505), long 290 call at 1.975 (+197.50): held together
+        # they can lose 1,000 at expiry from a value of -307.50 -> 692.50, far below naked
+        assert value.initial_requirement == D("692.500")
+        assert engine.state.accounts[account].trade_cash == D(1000000) + 300
+
+    run(make_engine(tmp_path / "j.db"), body)

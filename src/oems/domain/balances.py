@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from oems.domain.accounts import Account
 from oems.domain.positions import Position
+from oems.domain.strategies import Leg, max_loss
 
 ZERO = Decimal(0)
 PDT_MINIMUM_EQUITY = Decimal(25000)
@@ -36,6 +37,8 @@ OVERNIGHT_MULTIPLIER = Decimal(2)
 INTRADAY_MULTIPLIER = Decimal(4)
 REG_T_INITIAL = Decimal("0.5")
 ONE = Decimal(1)
+NAKED_RATE = Decimal("0.20")
+NAKED_FLOOR = Decimal("0.10")
 OPTION_HOLD_WEIGHT_MARGIN = Decimal(2)
 
 
@@ -47,6 +50,9 @@ class MarginRates:
     long_maintenance: Decimal
     short_maintenance: Decimal
     is_option: bool
+    contract_type: str | None = None  # options: CALL | PUT
+    strike: Decimal | None = None
+    underlying_price: Decimal | None = None  # options: the underlier's mark
 
 
 Mark = Callable[[Position], Decimal | None]
@@ -130,11 +136,32 @@ class AccountValue:
         return self.intraday_multiplier if self.regular_session else self.overnight_multiplier
 
 
+def naked_per_share(contract_type: str | None, strike: Decimal, spot: Decimal) -> Decimal:
+    """Margin per share of an uncovered short option beyond its premium: 20% of the underlier
+    less the out-of-the-money amount, at least 10% of the underlier (calls) or strike (puts)."""
+    if contract_type == "CALL":
+        out_of_money, floor = max(strike - spot, ZERO), spot * NAKED_FLOOR
+    else:
+        out_of_money, floor = max(spot - strike, ZERO), strike * NAKED_FLOOR
+    return max(spot * NAKED_RATE - out_of_money, floor)
+
+
+def naked_requirement(position: Position, value: PositionValue, rates: MarginRates) -> Decimal:
+    """Margin of an uncovered short option position: its premium plus `naked_per_share`."""
+    per_share = naked_per_share(
+        rates.contract_type, rates.strike or ZERO, rates.underlying_price or ZERO
+    )
+    return abs(value.market_value) + abs(position.quantity) * position.multiplier * per_share
+
+
 def requirements(
     position: Position, value: PositionValue, rates: MarginRates, margin: bool
 ) -> tuple[Decimal, Decimal]:
-    """(initial, maintenance) requirement of one position."""
+    """(initial, maintenance) requirement of one position on its own (short options: naked)."""
     exposure = abs(value.market_value)
+    if rates.is_option and position.quantity < 0:
+        naked = naked_requirement(position, value, rates)
+        return naked, naked
     if rates.is_option or not margin or not rates.marginable:
         return exposure, exposure
     maintenance_rate = rates.long_maintenance if position.quantity > 0 else rates.short_maintenance
@@ -151,7 +178,8 @@ def value_account(
     """Value an account: positions at their marks, requirements, buying power."""
     long_mv = short_mv = unrealized = daily = realized = initial = maintenance = ZERO
     contributions: dict[uuid.UUID, Contribution] = {}
-    for position in positions:
+    positions_list = list(positions)
+    for position in positions_list:
         value = value_position(position, mark(position))
         if value.market_value >= 0:
             long_mv += value.market_value
@@ -171,6 +199,9 @@ def value_account(
             share.initial_requirement += init
             share.maintenance_requirement += maint
             share.market_value += value.market_value
+    offset = _strategy_offset(list(positions_list), mark, rates_of, account.is_margin)
+    initial -= offset
+    maintenance -= offset
     equity = account.trade_cash + long_mv + short_mv
     if account.is_margin:
         overnight_m = OVERNIGHT_MULTIPLIER
@@ -211,3 +242,57 @@ def value_account(
 def hold_weight(is_option: bool, margin: bool) -> Decimal:
     """How many dollars of buying power one dollar of an order's notional holds."""
     return OPTION_HOLD_WEIGHT_MARGIN if is_option and margin else ONE
+
+
+def _strategy_offset(
+    positions: list[Position], mark: Mark, rates_of: RatesOf, margin: bool
+) -> Decimal:
+    """How much the options of each underlier held together need less than position by position.
+
+    A group (the options of one underlier, with the underlier's long shares as cover) needs its
+    maximum loss at expiry from where it is valued now: that is nothing more for a covered call,
+    the width less the credit for a credit spread, the net value for a debit spread. A margin
+    account never needs more than position by position (long premium plus naked shorts); a cash
+    account must secure the whole loss (a short put: its strike). Negative: the group needs more.
+    """
+    groups: dict[uuid.UUID, list[tuple[Position, MarginRates]]] = {}
+    for position in positions:
+        if not position.quantity:
+            continue
+        rates = rates_of(position)
+        key = position.underlying_instrument_id if rates.is_option else position.instrument_id
+        if key is not None:
+            groups.setdefault(key, []).append((position, rates))
+    offset = ZERO
+    for members in groups.values():
+        options = [(p, r) for p, r in members if r.is_option]
+        if not any(p.quantity < 0 for p, _ in options):
+            continue
+        separately = ZERO
+        net_value = ZERO
+        for p, r in options:
+            value = value_position(p, mark(p))
+            separately += requirements(p, value, r, margin)[0]
+            net_value += value.market_value
+        legs = [
+            Leg(
+                instrument_id=p.instrument_id,
+                symbol=p.symbol,
+                instrument_type=p.instrument_type,
+                side="BUY" if p.quantity > 0 else "SELL",
+                ratio=int(abs(p.quantity)),
+                multiplier=p.multiplier,
+                contract_type=r.contract_type,
+                strike=r.strike if r.is_option else None,
+            )
+            for p, r in members
+            if r.is_option or p.quantity > 0
+        ]
+        loss = max_loss(legs, ZERO)  # the worst value at expiry of what is held
+        if loss is None:
+            continue  # uncovered calls: naked margin stands
+        together = max(loss + net_value, ZERO)
+        if margin:
+            together = min(together, separately)
+        offset += separately - together
+    return offset

@@ -258,16 +258,22 @@ class Engine:
             return None
         return spot_price(self.market.quote(instrument, now_ns))
 
-    def margin_rates(self, instrument_id: uuid.UUID) -> MarginRates:
-        """The margin rates of an instrument (defaults for one the master no longer lists)."""
+    def margin_rates(
+        self, instrument_id: uuid.UUID, underlying_price: Decimal | None = None
+    ) -> MarginRates:
+        """The margin terms of an instrument (an option's with its underlier's price)."""
         instrument = self.instruments.get(instrument_id)
         if instrument is None:
             return MarginRates(False, Decimal(1), Decimal(1), False)
+        terms = instrument.option
         return MarginRates(
             marginable=instrument.is_marginable,
             long_maintenance=instrument.long_margin_rate or Decimal(1),
             short_maintenance=instrument.short_margin_rate or Decimal(1),
-            is_option=instrument.is_option,
+            is_option=terms is not None,
+            contract_type=terms.contract_type if terms else None,
+            strike=terms.strike if terms else None,
+            underlying_price=underlying_price,
         )
 
     def account_value(self, account_id: int, now_ns: int) -> AccountValue:
@@ -278,7 +284,12 @@ class Engine:
             account,
             positions,
             lambda p: self.mark_price(p.instrument_id, now_ns),
-            lambda p: self.margin_rates(p.instrument_id),
+            lambda p: self.margin_rates(
+                p.instrument_id,
+                self.mark_price(p.underlying_instrument_id, now_ns)
+                if p.underlying_instrument_id
+                else None,
+            ),
             self.calendar.session_at(now_ns) == REGULAR,
         )
 
@@ -550,6 +561,13 @@ class Engine:
         """Begin the trading day starting at `start`: previous closes, start-of-day figures."""
         date = self.calendar.market_date(start)
         held = self._held()
+        underliers = {
+            p.underlying_instrument_id
+            for book in self.state.positions.values()
+            for p in book.values()
+            if p.quantity and p.underlying_instrument_id is not None
+        }
+        held += sorted(underliers - set(held), key=str)  # option margin needs their price
         closes = {
             i: self.state.last_closes[str(i)] for i in held if str(i) in self.state.last_closes
         }
@@ -564,7 +582,12 @@ class Engine:
                     self.state.accounts[account_id],
                     book.values(),
                     lambda p: closes.get(p.instrument_id),
-                    lambda p: self.margin_rates(p.instrument_id),
+                    lambda p: self.margin_rates(
+                        p.instrument_id,
+                        closes.get(p.underlying_instrument_id)
+                        if p.underlying_instrument_id
+                        else None,
+                    ),
                     regular_session=False,
                 )
                 sod[account_id] = ev.StartOfDayFigures(

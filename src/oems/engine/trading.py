@@ -15,7 +15,7 @@ from sortedcontainers import SortedList
 
 from oems.domain import events as ev
 from oems.domain import orders as o
-from oems.domain.balances import AccountValue, hold_weight
+from oems.domain.balances import AccountValue, hold_weight, naked_per_share
 from oems.domain.decimals import fixed, plain
 from oems.domain.errors import Conflict, InvalidRequest
 from oems.domain.instruments import Instrument
@@ -321,7 +321,20 @@ class _RiskChecker:
         if not instrument.is_tradable:
             fail(risk.NOT_TRADABLE, symbol=instrument.symbol)
         closes = False
-        if side == o.SELL:
+        writes = (
+            side == o.SELL and instrument.is_option and quantity_held <= 0 and not held
+        )  # sells an option to open a short
+        short_hold: Decimal | None = None
+        if writes:
+            level, short_hold = self._written_option(instrument, r.quantity, quote)
+            if account.options_level < level:
+                fail(
+                    risk.OPTIONS_LEVEL,
+                    options_level=str(account.options_level),
+                    required_level=str(level),
+                    symbol=instrument.symbol,
+                )
+        elif side == o.SELL:
             available = max(quantity_held, Decimal(0)) - held
             if r.quantity > available:
                 fail(
@@ -345,7 +358,7 @@ class _RiskChecker:
                 fail(risk.HARD_TO_BORROW, symbol=instrument.symbol)
         if side == o.BUY and not closes and instrument.is_liquidation_only:
             fail(risk.LIQUIDATION_ONLY, symbol=instrument.symbol)
-        if instrument.is_option and not closes and account.options_level < 2:
+        if instrument.is_option and side == o.BUY and not closes and account.options_level < 2:
             fail(
                 risk.OPTIONS_LEVEL,
                 options_level=str(account.options_level),
@@ -379,7 +392,11 @@ class _RiskChecker:
             )
         else:
             hold_per_unit = (
-                price * instrument.multiplier * hold_weight(instrument.is_option, account.is_margin)
+                short_hold / r.quantity
+                if short_hold is not None
+                else price
+                * instrument.multiplier
+                * hold_weight(instrument.is_option, account.is_margin)
             )
             required = r.quantity * hold_per_unit
             value = self.value()
@@ -466,6 +483,46 @@ class _RiskChecker:
             )
         self.batch_hold += required
         return order_id, False, hold_per_unit, None
+
+    def _written_option(
+        self, option: Instrument, contracts: Decimal, quote: Quote | None
+    ) -> tuple[int, Decimal]:
+        """(options level needed, buying power held) to sell `contracts` of `option` to open.
+
+        Covered by the underlier's shares (calls), or secured by cash (puts): level 1; else
+        naked: level 4. A covered call holds nothing; a cash-secured put in a cash account holds
+        its strike; otherwise the hold is the naked margin (premium + 20% of the underlier less
+        the out-of-the-money amount, at least 10%).
+        """
+        engine, account = self.engine, self.account
+        terms = option.option
+        assert terms is not None
+        shares = contracts * terms.multiplier
+        book = engine.state.positions.get(account.id, {})
+        if terms.contract_type == "CALL":
+            stock = book.get(terms.underlying_id)
+            owned = stock.quantity - stock.held if stock is not None else Decimal(0)
+            written = sum(
+                (
+                    -p.quantity * p.multiplier
+                    for p in book.values()
+                    if p.quantity < 0
+                    and p.underlying_instrument_id == terms.underlying_id
+                    and engine.margin_rates(p.instrument_id).contract_type == "CALL"
+                ),
+                Decimal(0),
+            )
+            if owned - written >= shares:
+                return 1, Decimal(0)
+        secured = terms.strike * shares
+        premium = (
+            quote.bid if quote is not None and quote.bid is not None else Decimal(0)
+        ) * shares
+        spot = engine.mark_price(terms.underlying_id, self.now) or Decimal(0)
+        naked = premium + shares * naked_per_share(terms.contract_type, terms.strike, spot)
+        if terms.contract_type == "PUT" and self.value().buying_power - self.batch_hold >= secured:
+            return 1, secured if not account.is_margin else min(naked, secured)
+        return 4, naked
 
     def value(self) -> AccountValue:
         if self._value is None:
