@@ -74,9 +74,25 @@ def to_tick(price: Decimal, up: bool) -> Decimal:
 
 
 class Book:
-    """The working orders of one instrument in one session class (regular or extended)."""
+    """The working orders of one instrument in one session class (regular or extended).
 
-    __slots__ = ("buy_stops", "buys", "market", "sell_stops", "sells", "trailing")
+    Every list is sorted so that a tick reads only the prefix it affects: limits by price,
+    stops by trigger, trailing stops by watermark (which a better price moves) and by stop
+    (which a worse price crosses).
+    """
+
+    __slots__ = (
+        "buy_stops",
+        "buys",
+        "market",
+        "sell_stops",
+        "sells",
+        "trail_buy_marks",
+        "trail_buy_stops",
+        "trail_sell_marks",
+        "trail_sell_stops",
+        "trailing_unmarked",
+    )
 
     def __init__(self) -> None:
         self.buys: SortedList = SortedList()  # (-limit, seq, order): best (highest) first
@@ -84,7 +100,11 @@ class Book:
         self.buy_stops: SortedList = SortedList()  # (stop, seq, order): lowest trigger first
         self.sell_stops: SortedList = SortedList()  # (-stop, seq, order): highest first
         self.market: dict[uuid.UUID, Order] = {}
-        self.trailing: dict[uuid.UUID, Order] = {}
+        self.trail_sell_marks: SortedList = SortedList()  # (watermark, seq, order): lowest first
+        self.trail_sell_stops: SortedList = SortedList()  # (-stop, seq, order): highest first
+        self.trail_buy_marks: SortedList = SortedList()  # (-watermark, seq, order): highest first
+        self.trail_buy_stops: SortedList = SortedList()  # (stop, seq, order): lowest first
+        self.trailing_unmarked: dict[uuid.UUID, Order] = {}  # no quote seen yet
 
     def __bool__(self) -> bool:
         return bool(
@@ -93,8 +113,14 @@ class Book:
             or self.buy_stops
             or self.sell_stops
             or self.market
-            or self.trailing
+            or self.trail_sell_marks
+            or self.trail_buy_marks
+            or self.trailing_unmarked
         )
+
+
+Placement = list[tuple[SortedList | dict[uuid.UUID, Order], object]]
+"""Where an order sits: (container, key) pairs to remove it from."""
 
 
 class Venue:
@@ -104,7 +130,7 @@ class Venue:
         self.engine = engine
         self.settings = settings
         self.books: dict[tuple[uuid.UUID, bool], Book] = {}
-        self._where: dict[uuid.UUID, tuple[Book, tuple[Decimal, int, Order] | None]] = {}
+        self._where: dict[uuid.UUID, Placement] = {}
         self._seq = itertools.count()
         self._timers: list[tuple[int, int, int, uuid.UUID]] = []
         self.strategies: dict[uuid.UUID, Order] = {}  # working multi-leg orders
@@ -299,44 +325,48 @@ class Venue:
             return
         book = self._book_for(order)
         seq = next(self._seq)
-        entry: tuple[Decimal, int, Order] | None = None
+        places: Placement = []
+
+        def put(sorted_list: SortedList, key: Decimal) -> None:
+            entry = (key, seq, order)
+            sorted_list.add(entry)
+            places.append((sorted_list, entry))
+
         if order.order_type in o.TRAILING_TYPES and not order.triggered:
-            book.trailing[order.id] = order
+            mark, stop = order.trailing_watermark_px, order.trailing_stop_px
+            if mark is None or stop is None:
+                book.trailing_unmarked[order.id] = order
+                places.append((book.trailing_unmarked, order.id))
+            elif order.is_buy:
+                put(book.trail_buy_marks, -mark)
+                put(book.trail_buy_stops, stop)
+            else:
+                put(book.trail_sell_marks, mark)
+                put(book.trail_sell_stops, -stop)
         elif order.order_type in o.STOP_TYPES and not order.triggered:
             assert order.stop_price is not None
             if order.is_buy:
-                entry = (order.stop_price, seq, order)
-                book.buy_stops.add(entry)
+                put(book.buy_stops, order.stop_price)
             else:
-                entry = (-order.stop_price, seq, order)
-                book.sell_stops.add(entry)
+                put(book.sell_stops, -order.stop_price)
         elif order.working_limit is not None:
-            limit = order.working_limit
             if order.is_buy:
-                entry = (-limit, seq, order)
-                book.buys.add(entry)
+                put(book.buys, -order.working_limit)
             else:
-                entry = (limit, seq, order)
-                book.sells.add(entry)
+                put(book.sells, order.working_limit)
         else:
             book.market[order.id] = order
-        self._where[order.id] = (book, entry)
+            places.append((book.market, order.id))
+        self._where[order.id] = places
 
     def _remove(self, order: Order) -> None:
         if self.strategies.pop(order.id, None) is not None:
             return
-        found = self._where.pop(order.id, None)
-        if found is None:
-            return
-        book, entry = found
-        if entry is None:
-            book.market.pop(order.id, None)
-            book.trailing.pop(order.id, None)
-            return
-        for sorted_list in (book.buys, book.sells, book.buy_stops, book.sell_stops):
-            if entry in sorted_list:
-                sorted_list.remove(entry)
-                return
+        for container, key in self._where.pop(order.id, ()):
+            if isinstance(container, dict):
+                container.pop(key, None)  # type: ignore[call-overload]
+            else:
+                container.remove(key)
 
     # ---- ticks ---------------------------------------------------------------------------
 
@@ -377,8 +407,18 @@ class Venue:
         """One tick: trailing watermarks, triggers, then fills; touches only affected orders."""
         buy_touch = _buy_trigger_price(quote)
         sell_touch = _sell_trigger_price(quote)
-        for order in list(book.trailing.values()):
-            self._trail(order, buy_touch if order.is_buy else sell_touch, now)
+        for order in list(book.trailing_unmarked.values()):
+            self._trail(order, buy_touch if order.is_buy else sell_touch, now, force=True)
+        if sell_touch is not None:
+            for entry in list(self._crossing(book.trail_sell_marks, lambda e: e[0] < sell_touch)):
+                self._trail(entry[2], sell_touch, now)
+            for entry in list(self._crossing(book.trail_sell_stops, lambda e: -e[0] >= sell_touch)):
+                self._trail(entry[2], sell_touch, now)
+        if buy_touch is not None:
+            for entry in list(self._crossing(book.trail_buy_marks, lambda e: -e[0] > buy_touch)):
+                self._trail(entry[2], buy_touch, now)
+            for entry in list(self._crossing(book.trail_buy_stops, lambda e: e[0] <= buy_touch)):
+                self._trail(entry[2], buy_touch, now)
         while book.buy_stops and buy_touch is not None and book.buy_stops[0][0] <= buy_touch:
             self._trigger(book.buy_stops[0][2], book.buy_stops[0][0], now)
         while book.sell_stops and sell_touch is not None and -book.sell_stops[0][0] >= sell_touch:
@@ -439,6 +479,8 @@ class Venue:
                     limit_px=limit,
                 )
             )
+            if order.id in self._where:
+                self._add(order)  # re-sorted by its new watermark and stop
         stop_px = order.trailing_stop_px
         if stop_px is not None and (reference >= stop_px if order.is_buy else reference <= stop_px):
             self._trigger(order, stop_px, now)
