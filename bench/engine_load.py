@@ -1,6 +1,6 @@
 """The engine in-process: commands/s for a mixed load of submits, replaces, cancels and ticks.
 
-Run: `.venv/bin/python bench/engine_load.py` (about 2-3 minutes). It prints figures; it asserts
+Run: `.venv/bin/python bench/engine_load.py` (about 2 minutes). It prints figures; it asserts
 nothing. No HTTP: the engine is built the way the server builds it (`oems.runtime.Runtime` on a
 temporary database, simulated clock frozen at 2025-10-15T14:30:00Z = Wednesday 10:30 ET,
 `market_data="manual"`, venue latency 0).
@@ -245,7 +245,7 @@ class Outcome:
     run_due_seconds: float = 0.0  # `handlers` mode only: the internal venue RunDues
     per_kind: Counter[str] = field(default_factory=Counter)  # `handlers` only: seconds per kind
     gc: GcTimer | None = None
-    snapshots: SnapshotTimer | None = None  # `execute` only
+    snapshots: SnapshotFigures | None = None  # `execute` only
 
     @property
     def rate(self) -> float:
@@ -261,14 +261,19 @@ def _kind(command: Any) -> str:
     }[type(command)]
 
 
-class SnapshotTimer:
+@dataclass
+class SnapshotFigures:
+    count: int = 0
+    pickle_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
+class SnapshotTimer(SnapshotFigures):
     """Counts and times the writer loop's state snapshots (when the engine takes any): the
     pickling, on the engine loop, and the write, in the journal thread (awaited by the loop)."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self.count = 0
-        self.pickle_seconds = 0.0
-        self.write_seconds = 0.0
+        super().__init__()
         engine, journal = runtime.engine, runtime.journal
         pickle = getattr(engine, "snapshot", None)
         write = getattr(journal, "save_snapshot", None)
@@ -317,7 +322,10 @@ async def run_execute(load: Load, total: int, window: int, deadline: float) -> O
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     windows = -(-done // window)
     outcome = Outcome(done, seconds, refused, kinds, journal.count() - events0, windows, cpu)
-    outcome.snapshots = snapshots
+    # Figures as of the end of the measured load (the runtime's stop takes one more snapshot).
+    outcome.snapshots = SnapshotFigures(
+        snapshots.count, snapshots.pickle_seconds, snapshots.write_seconds
+    )
     return outcome
 
 

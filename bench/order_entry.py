@@ -1,6 +1,6 @@
 """HTTP order entry: orders/s and latency of POST /v1/accounts/{id}/orders beside a trivial route.
 
-Run: `.venv/bin/python bench/order_entry.py` (about 40 s). It prints figures; it asserts nothing.
+Run: `.venv/bin/python bench/order_entry.py` (about a minute). It prints figures; it asserts nothing.
 
 It starts a real `oems serve` subprocess on 127.0.0.1 (a free port, a temporary database, the
 simulated clock frozen at 2025-10-15T14:30:00Z = Wednesday 10:30 ET, `--market-data manual`),

@@ -1,6 +1,6 @@
 """The cost of one market data tick with few and with many resting orders on the symbol.
 
-Run: `.venv/bin/python bench/tick_cost.py` (about a minute). It prints figures; it asserts
+Run: `.venv/bin/python bench/tick_cost.py` (one to two minutes). It prints figures; it asserts
 nothing. The engine is in-process, built as the server builds it (`oems.runtime.Runtime` on a
 temporary database, simulated clock frozen at 2025-10-15T14:30:00Z = Wednesday 10:30 ET,
 `market_data="manual"`), with one margin account holding $1,000,000,000 of cash so buying power
