@@ -21,6 +21,7 @@ floored at `MIN_YEARS` so that an option at or past its expiry is worth its intr
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -114,6 +115,27 @@ def greeks(
     )
 
 
+SMILE_SKEW = -0.10  # lower strikes trade at higher volatility (the equity put skew)
+SMILE_CURVE = 0.50  # both wings above the money
+SMILE_FLOOR, SMILE_CAP = 0.5, 3.0  # the smile stays within these multiples of the base
+_MIN_SMILE_YEARS = 1 / 365
+
+
+def smile_volatility(base: float, strike: float, spot: float, years: float) -> float:
+    """The volatility a listed option is priced at: its underlier's, bent into a smile.
+
+    With x = ln(strike / spot) / sqrt(years) (moneyness in standard deviations per unit of
+    volatility, so short expiries smile more steeply in strike), the volatility is
+    base x (1 + SMILE_SKEW x + SMILE_CURVE x^2), kept within [0.5, 3] times the base. At the
+    money it is the base volatility.
+    """
+    if spot <= 0 or strike <= 0:
+        return base
+    x = math.log(strike / spot) / math.sqrt(max(years, _MIN_SMILE_YEARS))
+    factor = 1.0 + SMILE_SKEW * x + SMILE_CURVE * x * x
+    return base * min(max(factor, SMILE_FLOOR), SMILE_CAP)
+
+
 def option_greeks(
     contract_type: str,
     strike: Decimal,
@@ -123,9 +145,11 @@ def option_greeks(
     now_ns: int,
     rate: float = RISK_FREE_RATE,
 ) -> Greeks:
-    """Greeks of a listed option's terms at `now_ns`, from the underlier price `spot`."""
+    """Greeks of a listed option's terms at `now_ns`, from the underlier price `spot`, priced at
+    the smile's volatility for its strike (`iv` reports it)."""
     years = years_to_expiry(expiry, now_ns)
-    return greeks(contract_type, float(spot), float(strike), years, float(vol), rate)
+    smiled = smile_volatility(float(vol), float(strike), float(spot), years)
+    return greeks(contract_type, float(spot), float(strike), years, smiled, rate)
 
 
 def _dec(value: float, places: Decimal) -> Decimal:

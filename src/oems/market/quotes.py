@@ -37,7 +37,13 @@ from oems.domain.instruments import Instrument, normalize_osi
 from oems.domain.state import PinnedQuote
 from oems.domain.timefmt import parse_iso, to_datetime
 from oems.market.calendar import EASTERN, REGULAR, TradingCalendar
-from oems.market.pricing import Greeks, option_greeks, theo_value, years_to_expiry
+from oems.market.pricing import (
+    Greeks,
+    option_greeks,
+    smile_volatility,
+    theo_value,
+    years_to_expiry,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -169,9 +175,9 @@ def option_quote(
     if terms is None:
         raise ValueError(f"{option.symbol} is not an option")
     years = years_to_expiry(terms.expiry, now_ns)
-    theo = theo_value(
-        terms.contract_type, spot, float(terms.strike), years, float(option.volatility)
-    )
+    strike = float(terms.strike)
+    vol = smile_volatility(float(option.volatility), strike, spot, years)
+    theo = theo_value(terms.contract_type, spot, strike, years, vol)
     bid_c, ask_c, last_c = _option_cents(theo)
     return _fast_quote(
         bid_c * _CENT,
@@ -603,9 +609,9 @@ class SyntheticSource:
         assert terms is not None
         spot = self._mid_at(underlier, window, t)
         years = years_to_expiry(terms.expiry, t)
-        value = theo_value(
-            terms.contract_type, spot, float(terms.strike), years, float(option.volatility)
-        )
+        strike = float(terms.strike)
+        vol = smile_volatility(float(option.volatility), strike, spot, years)
+        value = theo_value(terms.contract_type, spot, strike, years, vol)
         return _option_cents(value)[2]
 
     def _option_theos(
