@@ -37,7 +37,8 @@ MAX_CLOSING_LOOKAHEAD_DAYS = 10
 
 def snapshot(order: Order) -> Order:
     """A copy of the order as it stands now, safe to render after the engine moves on."""
-    return dataclasses.replace(order, details=list(order.details))
+    legs = [dataclasses.replace(leg) for leg in order.legs] if order.legs is not None else None
+    return dataclasses.replace(order, details=list(order.details), legs=legs)
 
 
 class SelfMatchIndex:
