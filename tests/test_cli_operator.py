@@ -146,10 +146,18 @@ def test_faults_show_set_and_clear(admin_server: ServerProcess) -> None:
             *("--ack-delay-ms", "5", "--json"),
         )
     )
-    assert set_ == {"reject_next": 2, "reject_reason": "venue down", "ack_delay_ms": 5}
+    assert set_ == {
+        "reject_next": 2,
+        "reject_reason": "venue down",
+        "ack_delay_ms": 5,
+        "clearing_unavailable": False,
+    }
     assert answer(oems(admin_server, "faults", "show", "--json")) == set_
+    down = answer(oems(admin_server, "faults", "set", "--clearing", "unavailable", "--json"))
+    assert down == {**set_, "clearing_unavailable": True}
     cleared = answer(oems(admin_server, "faults", "clear", "--json"))
     assert cleared["reject_next"] == 0 and cleared["ack_delay_ms"] == 0
+    assert cleared["clearing_unavailable"] is False
     nothing = oems(admin_server, "faults", "set")
     assert nothing.returncode == 2 and "--reject-next" in nothing.stderr
 

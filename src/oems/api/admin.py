@@ -242,25 +242,27 @@ class _FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
     reject_next: int | None = None
     reject_reason: str | None = None
     ack_delay_ms: int | None = None
+    clearing_unavailable: bool | None = None
 
 
-def _render_faults(faults: Any) -> dict[str, Any]:
+def _render_faults(faults: Any, call: Call) -> dict[str, Any]:
     return {
         "reject_next": faults.reject_next,
         "reject_reason": faults.reject_reason,
         "ack_delay_ms": faults.ack_delay_ms,
+        "clearing_unavailable": not call.runtime.state.clearing_available,
     }
 
 
 @endpoint(ADMIN, "/admin/v1/faults")
 async def get_faults(call: Call) -> Any:
-    """The venue's fault injection in force."""
-    return _render_faults(call.runtime.state.faults)
+    """The venue's fault injection in force, and whether the clearing service is down."""
+    return _render_faults(call.runtime.state.faults, call)
 
 
 @endpoint(ADMIN, "/admin/v1/faults")
 async def set_faults(call: Call) -> Any:
-    """Reject the next N orders with a reason, and/or delay acknowledgements (fields kept if absent)."""
+    """Reject next orders, delay acknowledgements, take clearing down; fields not given are kept."""
     body = decode_body(await call.body(), _FaultsBody)
     current = call.runtime.state.faults
     faults = await call.runtime.engine.execute(
@@ -274,14 +276,19 @@ async def set_faults(call: Call) -> Any:
             else current.ack_delay_ms,
         )
     )
-    return _render_faults(faults)
+    if body.clearing_unavailable is not None:
+        await call.runtime.engine.execute(
+            cmd.SetClearingAvailability(available=not body.clearing_unavailable)
+        )
+    return _render_faults(faults, call)
 
 
 @endpoint(ADMIN, "/admin/v1/faults")
 async def clear_faults(call: Call) -> Any:
     """Switch every injected fault off."""
     faults = await call.runtime.engine.execute(cmd.SetFaults(0, None, 0))
-    return _render_faults(faults)
+    await call.runtime.engine.execute(cmd.SetClearingAvailability(available=True))
+    return _render_faults(faults, call)
 
 
 routes = [

@@ -11,7 +11,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oems.api import accounts, admin, instruments, market_data, meta, ops, orders, positions
+from oems.api import (
+    accounts,
+    admin,
+    instructions,
+    instruments,
+    market_data,
+    meta,
+    ops,
+    orders,
+    positions,
+)
 from oems.api.wire import error_response, internal_error_response, new_request_id
 from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
 from oems.runtime import Runtime
@@ -64,6 +74,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *meta.routes,
             *accounts.routes,
             *orders.routes,
+            *instructions.routes,  # before positions: `/positions/instructions` is no instrument
             *positions.routes,
             *instruments.routes,
             *market_data.routes,

@@ -35,11 +35,15 @@ PUBLIC = "public"
 
 @dataclass(slots=True)
 class Reply:
-    """What a handler answers: the `data`, extra `metadata` (pagination) and the HTTP status."""
+    """What a handler answers: the `data`, extra `metadata` (pagination) and the HTTP status.
+
+    `error` is the envelope's error beside the data (a 207 or all-rejected batch), else null.
+    """
 
     data: Any
     metadata: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    error: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -129,7 +133,7 @@ def endpoint(
                 reply = result if isinstance(result, Reply) else Reply(result)
                 metadata = {"request_id": request_id, **reply.metadata}
                 response = json_response(
-                    {"data": reply.data, "error": None, "metadata": metadata},
+                    {"data": reply.data, "error": reply.error, "metadata": metadata},
                     reply.status,
                     request_id,
                 )

@@ -158,6 +158,11 @@ def add_operator_commands(sub: Any) -> None:
     set_faults.add_argument(
         "--ack-delay-ms", type=int, metavar="MS", help="delay every acknowledgement by MS"
     )
+    set_faults.add_argument(
+        "--clearing",
+        choices=("available", "unavailable"),
+        help="the clearing service: unavailable refuses position instructions (503)",
+    )
     action(faults, "clear", "clear every fault")
 
     replay = sub.add_parser(
@@ -242,10 +247,14 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:
             "reject_next": args.reject_next,
             "reject_reason": args.reject_reason,
             "ack_delay_ms": args.ack_delay_ms,
+            "clearing_unavailable": None
+            if args.clearing is None
+            else args.clearing == "unavailable",
         }
         if all(value is None for value in body.values()):
             raise OperatorError(
-                "faults set: give at least one of --reject-next, --reject-reason, --ack-delay-ms",
+                "faults set: give at least one of --reject-next, --reject-reason, --ack-delay-ms,"
+                " --clearing",
                 USAGE_ERROR,
             )
         return _call(client, "POST", "/admin/v1/faults", body)

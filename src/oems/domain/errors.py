@@ -58,5 +58,11 @@ class Unprocessable(OemsError):
     code = 422
 
 
+class ServiceUnavailable(OemsError):
+    """A service the request depends on is unavailable (503)."""
+
+    code = 503
+
+
 FORBIDDEN_MESSAGE = "The caller does not have permission to execute the specified operation"
 NOT_FOUND_MESSAGE = "Some requested entity was not found"
