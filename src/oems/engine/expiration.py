@@ -104,7 +104,7 @@ def _expire_orders(engine: Engine, date: dt.date, close_ns: int) -> None:
             if any(_expires_by(engine, i, date) for i in instruments):
                 expiring.append(order)
     for order in sorted(expiring, key=lambda o: o.created_ns):
-        engine.venue._remove(order)  # leave the books: the venue will never see it again
+        engine.venue.withdraw(order)
         engine.emit(ev.OrderExpired(ts_ns=close_ns, order_id=order.id, reason=EXPIRED_REASON))
 
 

@@ -359,6 +359,10 @@ class Venue:
             places.append((book.market, order.id))
         self._where[order.id] = places
 
+    def withdraw(self, order: Order) -> None:
+        """Take an order out of the books (it is ending outside the venue, e.g. at expiry)."""
+        self._remove(order)
+
     def _remove(self, order: Order) -> None:
         if self.strategies.pop(order.id, None) is not None:
             return
