@@ -263,3 +263,16 @@ def test_a_credit_spread_needs_its_width_less_the_credit_not_naked_margin(tmp_pa
         assert engine.state.accounts[account].trade_cash == D(1000000) + 300
 
     run(make_engine(tmp_path / "j.db"), body)
+
+
+def test_an_expired_contract_can_no_longer_be_traded(tmp_path: Path) -> None:
+    async def body(engine: Engine) -> None:
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.advance_to("2025-10-17T20:00:00Z")  # the close of the contracts' expiry day
+        with pytest.raises(InvalidRequest, match=r"^\[0\]\.symbol: AAPL  251017C00290000 expired"):
+            await desk.submit(account, request(CALLS[D(290)], o.BUY, "1"))
+        with pytest.raises(InvalidRequest, match="expired on 2025-10-17"):
+            await desk.submit(account, butterfly("1.00"))
+
+    run(make_engine(tmp_path / "j.db"), body)

@@ -133,6 +133,13 @@ def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
             seen.add(client_id)
         if request.expires_ns is not None and request.expires_ns <= now:
             raise order_error(index, "expires_at", "expires_at must be in the future")
+        ids = (
+            [leg.instrument_id for leg in request.legs]
+            if isinstance(request, StrategyRequest)
+            else [request.instrument_id]
+        )
+        for instrument_id in ids:
+            _refuse_expired(engine, index, instrument_id, now)
     requests = [
         _priced_at_mid(engine, r, now)
         if isinstance(r, StrategyRequest) and r.order_type == o.LIMIT and r.limit_price is None
@@ -241,6 +248,25 @@ def _accept_strategy(
         )
     )
     return snapshot(engine.state.orders[order_id])
+
+
+def _refuse_expired(engine: Engine, index: int, instrument_id: uuid.UUID, now: int) -> None:
+    """An option can be traded until the regular close of its expiration day, not after."""
+    instrument = engine.instruments.get(instrument_id)
+    terms = instrument.option if instrument is not None else None
+    if terms is None:
+        return
+    today = engine.calendar.market_date(now)
+    closed = terms.expiry < today or (
+        terms.expiry == today
+        and engine.calendar.day(today).is_trading_day
+        and now >= engine.calendar.day(today).sessions[REGULAR][1]
+    )
+    if closed:
+        assert instrument is not None
+        raise order_error(
+            index, "symbol", f"{instrument.symbol} expired on {terms.expiry.isoformat()}"
+        )
 
 
 def _accept(
