@@ -478,8 +478,8 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
     def matches(order: Order) -> bool:
         return (
             (statuses is None or order.status in statuses)
-            and (symbol is None or bool({symbol, symbol.upper()} & _symbols_of(order)))
-            and (instrument_ids is None or bool(instrument_ids & _instruments_of(order)))
+            and (symbol is None or bool({symbol, symbol.upper()} & order.symbols))
+            and (instrument_ids is None or bool(instrument_ids & order.instrument_ids))
             and (underliers is None or order.underlying_instrument_id in underliers)
             and (instrument_type is None or order.instrument_type == instrument_type)
             and (refs is None or str(order.id) in refs or order.client_order_id in refs)
@@ -490,20 +490,6 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
         )
 
     return matches
-
-
-def _instruments_of(order: Order) -> set[uuid.UUID]:
-    """The instruments an order trades: its own, or its legs'."""
-    if order.legs is not None:
-        return {leg.instrument_id for leg in order.legs}
-    return {order.instrument_id}
-
-
-def _symbols_of(order: Order) -> set[str]:
-    """The symbols an order trades: its own, or its legs'."""
-    if order.legs is not None:
-        return {leg.symbol for leg in order.legs}
-    return {order.symbol}
 
 
 def _newest_first(item_id: uuid.UUID) -> str:

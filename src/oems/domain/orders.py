@@ -147,6 +147,20 @@ class Order:
     legs: list[Leg] | None = None  # a multi-leg strategy order
 
     @property
+    def instrument_ids(self) -> set[uuid.UUID]:
+        """The instruments the order trades: its own, or its legs'."""
+        if self.legs is not None:
+            return {leg.instrument_id for leg in self.legs}
+        return {self.instrument_id}
+
+    @property
+    def symbols(self) -> set[str]:
+        """The symbols the order trades: its own, or its legs'."""
+        if self.legs is not None:
+            return {leg.symbol for leg in self.legs}
+        return {self.symbol}
+
+    @property
     def is_strategy(self) -> bool:
         """True for a multi-leg strategy order."""
         return self.legs is not None

@@ -684,7 +684,7 @@ def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
         ids = tuple(
             order.id
             for order in state.open_orders.get(c.account_id, {}).values()
-            if order.instrument_id in wanted
+            if order.instrument_ids & wanted
         )
         cancel_orders(engine, cmd.CancelOrders(c.account_id, ids))
         canceling = set(ids)
