@@ -42,7 +42,7 @@ START_CASH = D("1000000")
 MULTIPLIER = D(100)
 INTRADAY = D(4)  # Reg T intraday buying power: 4 x (equity - maintenance requirement)
 OVERNIGHT = D(2)  # 2 x (equity - initial requirement)
-HOLD_WEIGHT = D(2)  # a margin account holds twice an option order's premium (its max loss)
+HOLD_WEIGHT = D(4)  # an option order holds its max loss times the multiplier in force (4x)
 OPEN_STATUSES = ("PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", "PENDING_REPLACE")
 
 
@@ -518,7 +518,7 @@ def test_seed_butterfly_rests_while_the_touches_net_above_its_limit(butterfly: B
     ] * 3
     assert not {C295, C300, C305} & set(butterfly.resting_positions)
     assert butterfly.resting_executions == []
-    # It holds twice its maximum loss, the 0.43 debit: 2 x 43.00.
+    # It holds its maximum loss, the 0.43 debit, times the intraday multiplier: 4 x 43.00.
     assert butterfly.resting_balances["open_order_adjustment"] == cents(-HOLD_WEIGHT * 43)
 
 
@@ -669,11 +669,13 @@ def lifecycle(desk: Desk, market: Market, butterfly: Butterfly) -> Lifecycle:
     )
 
 
-def test_resting_strategies_hold_twice_their_maximum_loss(lifecycle: Lifecycle) -> None:
+def test_resting_strategies_hold_their_maximum_loss_times_the_multiplier(
+    lifecycle: Lifecycle,
+) -> None:
     assert [o["status"] for o in lifecycle.resting.values()] == ["NEW", "NEW"]
     # A debit spread can lose its debit, a credit spread its width less the credit.
-    debit_hold = HOLD_WEIGHT * 2 * MULTIPLIER * D("0.20")  # 80.00
-    credit_hold = HOLD_WEIGHT * 1 * MULTIPLIER * (D(250 - 240) - D("1.00"))  # 1,800.00
+    debit_hold = HOLD_WEIGHT * 2 * MULTIPLIER * D("0.20")  # 160.00
+    credit_hold = HOLD_WEIGHT * 1 * MULTIPLIER * (D(250 - 240) - D("1.00"))  # 3,600.00
     balances = lifecycle.resting_balances
     assert balances["open_order_adjustment"] == cents(-(debit_hold + credit_hold))
     # Held: both verticals and the butterfly. The butterfly and the call spread are worth at

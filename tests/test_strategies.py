@@ -233,8 +233,9 @@ def test_selling_options_to_open_needs_cover_or_the_naked_level(tmp_path: Path) 
         naked = await desk.account("MARGIN", "1000000", 4)
         (short,) = await desk.submit(naked, request(CALLS[D(280)], o.SELL, "2"))
         assert short.status == o.FILLED
-        # premium 5.00 bid + 20% of 280.00 (at the money): (5.00 + 56.00) x 100 per contract
-        assert short.hold_per_unit == D("6100.00")
+        # premium 5.00 bid + 20% of 280.00 (at the money): (5.00 + 56.00) x 100 per contract,
+        # in equity: it holds 4x that of intraday buying power
+        assert short.hold_per_unit == 4 * D("6100.00")
         value = engine.account_value(naked, engine.now_ns())
         # naked at the mid 5.05: 2 x (505 + 5600)
         assert value.initial_requirement == D("12210.00")

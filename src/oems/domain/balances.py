@@ -13,7 +13,8 @@ Rules (the README repeats them):
   else the overnight figure. During the regular session the reported (and risk-checked) buying
   power is the intraday one, outside it the overnight one. Open orders that open or add to a
   position hold their notional (limit price, or the touch for market and stop orders) out of it;
-  an option premium holds twice its notional in a margin account (options are not marginable).
+  an option's premium or margin requirement holds that amount times the multiplier in force
+  (options are paid in full from equity, not marginable).
 - Daily P&L of a position = market value now - market value at the previous close + what it was
   sold for today - what was bought today. Its realized part is what today's closing fills made
   against the day's baseline (the previous close for quantity held overnight, the fill price for
@@ -39,7 +40,6 @@ REG_T_INITIAL = Decimal("0.5")
 ONE = Decimal(1)
 NAKED_RATE = Decimal("0.20")
 NAKED_FLOOR = Decimal("0.10")
-OPTION_HOLD_WEIGHT_MARGIN = Decimal(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +237,6 @@ def value_account(
         regular_session=regular_session,
         contributions=tuple(ranked),
     )
-
-
-def hold_weight(is_option: bool, margin: bool) -> Decimal:
-    """How many dollars of buying power one dollar of an order's notional holds."""
-    return OPTION_HOLD_WEIGHT_MARGIN if is_option and margin else ONE
 
 
 def _strategy_offset(

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 from oems.domain import events as ev
 from oems.domain import instructions as pi
 from oems.domain.accounts import Account
-from oems.domain.balances import hold_weight
 from oems.domain.decimals import money, plain
 from oems.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from oems.domain.instructions import InstructionRequest, PositionInstruction, RowOutcome
@@ -236,7 +235,7 @@ def _clearing_refusal(engine: Engine, instruction: PositionInstruction, now: int
     terms = instrument.option
     shares = instruction.quantity * terms.multiplier
     if terms.contract_type == "CALL":
-        required = shares * terms.strike * hold_weight(False, account.is_margin)
+        required = shares * terms.strike
         buying_power = engine.account_value(account.id, now).buying_power
         if required > buying_power:
             return (

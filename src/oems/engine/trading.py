@@ -15,7 +15,7 @@ from sortedcontainers import SortedList
 
 from oems.domain import events as ev
 from oems.domain import orders as o
-from oems.domain.balances import AccountValue, hold_weight, naked_per_share
+from oems.domain.balances import AccountValue, naked_per_share
 from oems.domain.decimals import fixed, plain
 from oems.domain.errors import Conflict, InvalidRequest
 from oems.domain.instruments import Instrument
@@ -418,12 +418,13 @@ class _RiskChecker:
                 self.batch_held.get(instrument.id, Decimal(0)) + r.quantity
             )
         else:
+            # Options are paid (or margined) in full, from equity: a dollar of premium or of
+            # requirement takes the buying-power multiplier in force; a share takes its price.
+            weight = self.value().multiplier if instrument.is_option else Decimal(1)
             hold_per_unit = (
-                short_hold / r.quantity
+                short_hold * weight / r.quantity
                 if short_hold is not None
-                else price
-                * instrument.multiplier
-                * hold_weight(instrument.is_option, account.is_margin)
+                else price * instrument.multiplier * weight
             )
             required = r.quantity * hold_per_unit
             value = self.value()
@@ -492,7 +493,7 @@ class _RiskChecker:
         if loss is None:
             spot = engine.mark_price(underlier, self.now) if underlier is not None else None
             loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
-        hold_per_unit = loss * hold_weight(True, account.is_margin)
+        hold_per_unit = loss * self.value().multiplier  # a requirement in equity dollars
         required = r.quantity * hold_per_unit
         value = self.value()
         available = value.buying_power - self.batch_hold
@@ -609,8 +610,7 @@ def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:
     if hold_per_unit and c.limit_price is not None and order.legs is not None:
         loss = max_loss(order.legs, c.limit_price)
         if loss is not None:
-            account = engine.state.accounts[order.account_id]
-            hold_per_unit = loss * hold_weight(True, account.is_margin)
+            hold_per_unit = loss * engine.account_value(order.account_id, now).multiplier
     elif hold_per_unit and c.limit_price is not None and order.limit_price:
         hold_per_unit = hold_per_unit * c.limit_price / order.limit_price
     new_quantity = c.quantity if c.quantity is not None else order.quantity
