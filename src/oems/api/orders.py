@@ -234,6 +234,22 @@ def render_execution(execution: Execution) -> dict[str, Any]:
 # ---- submit ---------------------------------------------------------------------------------
 
 
+def _expires_ns(raw: bytes, index: int, text: str | None) -> int | None:
+    """An order's `expires_at` as epoch nanoseconds (422 when it is not a date-time)."""
+    if text is None:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise value_error((index, "expires_at"), f"invalid date-time `{text}`", raw) from None
+
+
+def _check_client_id(index: int, client_id: str | None) -> None:
+    """A client order id is 1 to 64 characters."""
+    if client_id is not None and not 0 < len(client_id) <= 64:
+        raise order_error(index, "id", "id must be 1 to 64 characters")
+
+
 def _resolve_instrument(call: Call, index: int, body: NewOrderBody) -> Instrument:
     resolve = call.runtime.instruments.resolve
     by_symbol = resolve(body.symbol) if body.symbol else None
@@ -264,18 +280,10 @@ def _order_request(call: Call, raw: bytes, index: int, body: NewOrderBody) -> Or
             numbers[name] = parse_decimal(text)
         except ValueError as exc:
             raise value_error((index, name), str(exc), raw) from None
-    expires_ns = None
-    if body.expires_at is not None:
-        try:
-            expires_ns = parse_iso(body.expires_at)
-        except ValueError:
-            raise value_error(
-                (index, "expires_at"), f"invalid date-time `{body.expires_at}`", raw
-            ) from None
+    expires_ns = _expires_ns(raw, index, body.expires_at)
     if body.side == "OTHER":
         raise order_error(index, "side", "side must be BUY, SELL or SELL_SHORT")
-    if body.id is not None and not 0 < len(body.id) <= 64:
-        raise order_error(index, "id", "id must be 1 to 64 characters")
+    _check_client_id(index, body.id)
     instrument = _resolve_instrument(call, index, body)
     if body.instrument_type is not None and body.instrument_type != instrument.instrument_type:
         raise order_error(
@@ -360,16 +368,8 @@ def _strategy_request(call: Call, raw: bytes, index: int, body: AnyOrderBody) ->
             numbers[name] = parse_decimal(text) if text is not None else None
         except ValueError as exc:
             raise value_error((index, name), str(exc), raw) from None
-    expires_ns = None
-    if body.expires_at is not None:
-        try:
-            expires_ns = parse_iso(body.expires_at)
-        except ValueError:
-            raise value_error(
-                (index, "expires_at"), f"invalid date-time `{body.expires_at}`", raw
-            ) from None
-    if body.id is not None and not 0 < len(body.id) <= 64:
-        raise order_error(index, "id", "id must be 1 to 64 characters")
+    expires_ns = _expires_ns(raw, index, body.expires_at)
+    _check_client_id(index, body.id)
     quantity = numbers["quantity"]
     assert quantity is not None
     return StrategyRequest(
@@ -447,7 +447,9 @@ def find_order(call: Call, account_id: int, reference: str, open_only: bool = Fa
     return order
 
 
-def _resolve_all(call: Call, query: Query, name: str) -> set[uuid.UUID] | None:
+def resolve_instrument_ids(call: Call, query: Query, name: str) -> set[uuid.UUID] | None:
+    """The instruments a comma-separated query parameter names (UUID, ticker or OSI); 400 for
+    an unknown one, None when the parameter is absent."""
     values = query.csv(name)
     if not values:
         return None
@@ -466,8 +468,8 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
     """The predicate the list and cancel-all filters describe."""
     statuses = set(query.choices("status", ORDER_STATUSES)) or None
     symbol = query.string("symbol")
-    instrument_ids = _resolve_all(call, query, "instrument_ids")
-    underliers = _resolve_all(call, query, "underlying_instrument_ids")
+    instrument_ids = resolve_instrument_ids(call, query, "instrument_ids")
+    underliers = resolve_instrument_ids(call, query, "underlying_instrument_ids")
     instrument_type = query.choice("instrument_type", SECURITY_TYPES)
     refs = set(query.csv("order_ids")) or None
     start = query.instant("from")
@@ -530,8 +532,8 @@ async def get_executions(call: Call) -> Any:
     """The account's executions, newest first, one per fill."""
     account = granted_account(call)
     query = Query(call.query)
-    instrument_ids = _resolve_all(call, query, "instrument_ids")
-    underliers = _resolve_all(call, query, "underlying_instrument_ids")
+    instrument_ids = resolve_instrument_ids(call, query, "instrument_ids")
+    underliers = resolve_instrument_ids(call, query, "underlying_instrument_ids")
     refs = set(query.csv("order_ids")) or None
     start = query.instant("from")
     end = query.instant("to")

@@ -11,13 +11,13 @@ from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body
-from oems.api.orders import render_order
+from oems.api.orders import render_order, resolve_instrument_ids
 from oems.api.pagination import paginate, query_filters
 from oems.api.params import Query
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain.balances import value_position
 from oems.domain.decimals import fixed, money, plain, price
-from oems.domain.errors import InvalidRequest, NotFound
+from oems.domain.errors import NotFound
 from oems.domain.positions import Position
 from oems.engine import commands as cmd
 
@@ -87,17 +87,7 @@ async def get_positions(call: Call) -> Any:
     """Open positions, valued now; sorted by `sort_by` (symbol by default) and paged."""
     account = granted_account(call)
     query = Query(call.query)
-    wanted: set[uuid.UUID] | None = None
-    ids = query.csv("instrument_ids")
-    if ids:
-        wanted = set()
-        for value in ids:
-            instrument = call.runtime.instruments.resolve(value)
-            if instrument is None:
-                raise InvalidRequest(
-                    f"Failed to deserialize query string: instrument_ids: unknown instrument `{value}`"
-                )
-            wanted.add(instrument.id)
+    wanted = resolve_instrument_ids(call, query, "instrument_ids")
     sort_by = query.choice("sort_by", SORT_KEYS) or "SYMBOL"
     descending = query.choice("sort_direction", ("ASC", "DESC")) == "DESC"
     engine = call.runtime.engine

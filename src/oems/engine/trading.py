@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
@@ -426,22 +427,13 @@ class _RiskChecker:
                 if short_hold is not None
                 else price * instrument.multiplier * weight
             )
-            required = r.quantity * hold_per_unit
-            value = self.value()
-            available = value.buying_power - self.batch_hold
-            if required > available:
-                fail(
-                    risk.BUYING_POWER,
-                    account_type="margin_reg_t" if account.is_margin else "cash",
-                    available=fixed(max(available, Decimal(0)), 4),
-                    multiplier=plain(value.multiplier),
-                    required_equity="0" if instrument.is_option else plain(required),
-                    required_options=plain(required) if instrument.is_option else "0",
-                    required_total=plain(required),
-                    side=risk.wire_side(side),
-                    symbol=instrument.symbol,
-                )
-            self.batch_hold += required
+            self._reserve(
+                r.quantity * hold_per_unit,
+                fail,
+                options=instrument.is_option,
+                side=side,
+                symbol=instrument.symbol,
+            )
         return order_id, closes, hold_per_unit, instrument
 
     def check_strategy(self, r: StrategyRequest) -> tuple[uuid.UUID, bool, Decimal, None]:
@@ -494,23 +486,40 @@ class _RiskChecker:
             spot = engine.mark_price(underlier, self.now) if underlier is not None else None
             loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
         hold_per_unit = loss * self.value().multiplier  # a requirement in equity dollars
-        required = r.quantity * hold_per_unit
+        self._reserve(
+            r.quantity * hold_per_unit,
+            fail,
+            options=True,
+            side=o.BUY if net >= 0 else o.SELL,
+            symbol="STRATEGY",
+        )
+        return order_id, False, hold_per_unit, None
+
+    def _reserve(
+        self,
+        required: Decimal,
+        fail: Callable[..., None],
+        *,
+        options: bool,
+        side: str,
+        symbol: str,
+    ) -> None:
+        """Check `required` against what the batch leaves of buying power, then hold it."""
         value = self.value()
         available = value.buying_power - self.batch_hold
         if required > available:
             fail(
                 risk.BUYING_POWER,
-                account_type="margin_reg_t" if account.is_margin else "cash",
+                account_type="margin_reg_t" if self.account.is_margin else "cash",
                 available=fixed(max(available, Decimal(0)), 4),
                 multiplier=plain(value.multiplier),
-                required_equity="0",
-                required_options=plain(required),
+                required_equity="0" if options else plain(required),
+                required_options=plain(required) if options else "0",
                 required_total=plain(required),
-                side=risk.wire_side(o.BUY if net >= 0 else o.SELL),
-                symbol="STRATEGY",
+                side=risk.wire_side(side),
+                symbol=symbol,
             )
         self.batch_hold += required
-        return order_id, False, hold_per_unit, None
 
     def _written_option(
         self, option: Instrument, contracts: Decimal, quote: Quote | None
