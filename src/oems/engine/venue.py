@@ -298,13 +298,11 @@ class Venue:
             self._cancel(order, now, "Fill-or-kill: not fillable in full, canceled")
 
     def _is_working(self, order: Order) -> bool:
-        return (
-            order.status not in (o.PENDING_NEW,)
-            and order.queue_state != o.AWAITING_RELEASE
-            and order.time_in_force not in (o.OPG, o.CLS)
-        )
+        """Acknowledged and free to trade now (not waiting for its session or an auction)."""
+        return order.status != o.PENDING_NEW and self._may_work(order)
 
     def _may_work(self, order: Order) -> bool:
+        """Free to trade once acknowledged: not waiting for its session or an auction."""
         return order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in (
             o.OPG,
             o.CLS,
