@@ -17,7 +17,13 @@ from oems.engine.venue import VenueSettings
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
 from oems.market.instrument_master import InstrumentMaster, build_instrument_master
-from oems.market.quotes import MarketData, make_source
+from oems.market.quotes import (
+    MarketData,
+    ReplayOverlay,
+    load_replay_log,
+    make_source,
+    replay_log_path,
+)
 from oems.store.journal import Journal
 
 log = logging.getLogger("oems")
@@ -65,7 +71,17 @@ class Runtime:
         source = make_source(
             config.market_data, config.seed, self.calendar, self.instruments.resolve
         )
-        self.market_data = MarketData(source, self.calendar, self.state.pinned_quotes)
+        # Rows replayed through the admin surface live beside the database, not in the journal:
+        # they are market data, an input of the engine like the source, not trading state.
+        self.replay_path = replay_log_path(config.db_path)
+        replayed = ReplayOverlay()
+        count = load_replay_log(self.replay_path, replayed)
+        if count:
+            log.info("loaded %d replayed market data rows from %s", count, self.replay_path)
+        self.replay_lock = asyncio.Lock()  # one replay load at a time: check, write, merge
+        self.market_data = MarketData(
+            source, self.calendar, self.state.pinned_quotes, self.instruments.resolve, replayed
+        )
         self.engine.attach_market(self.instruments, self.market_data)
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import secrets
 import uuid
 from decimal import Decimal
@@ -19,8 +21,10 @@ from oems.domain.decimals import money, parse_decimal, plain
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.timefmt import format_ns, parse_iso
 from oems.engine import commands as cmd
+from oems.market.quotes import ReplayRow, ReplayRowError, append_replay_csv, parse_replay_row
 
 KEY_PREFIX = "oems_"
+MAX_REPLAY_ROWS = 10_000  # per request; `oems replay` sends 1000
 
 
 def new_secret() -> str:
@@ -171,6 +175,25 @@ async def create_account(call: Call) -> Any:
     )
 
 
+@endpoint(ADMIN, "/admin/v1/accounts")
+async def list_accounts(call: Call) -> Any:
+    """Every account with its owner's user name, status, options level and cash, in id order."""
+    state = call.runtime.state
+    return [
+        {
+            "id": account.id,
+            "owner": state.users[account.owner_id].name,
+            "full_name": account.full_name,
+            "subtype": account.subtype,
+            "status": account.status,
+            "options_level": account.options_level,
+            "trade_cash": money(account.trade_cash),
+            "settled_cash": money(account.settled_cash),
+        }
+        for account in sorted(state.accounts.values(), key=lambda account: account.id)
+    ]
+
+
 class _CashBody(msgspec.Struct, forbid_unknown_fields=True):
     amount: str
     memo: str = ""
@@ -238,6 +261,92 @@ async def revoke_api_key(call: Call) -> Any:
     return render_key(key, call.runtime.state.users[key.user_id].name)
 
 
+class _ReplayRowBody(msgspec.Struct, forbid_unknown_fields=True):
+    ts: str
+    symbol: str
+    bid: str | None = None
+    ask: str | None = None
+    bid_size: int | None = None
+    ask_size: int | None = None
+    last: str | None = None
+    last_size: int | None = None
+
+
+class _ReplayBody(msgspec.Struct, forbid_unknown_fields=True):
+    rows: list[_ReplayRowBody]
+
+
+def _replay_rows(raw: bytes, body: _ReplayBody, call: Call) -> list[ReplayRow]:
+    """The body's rows parsed as a replay file's are, on instruments of the master.
+
+    A field the replay format refuses is a 422 at its path (`rows[3].bid`); unknown symbols
+    are one 400 naming them all.
+    """
+    rows: list[ReplayRow] = []
+    for i, given in enumerate(body.rows):
+        fields = [
+            "" if value is None else str(value)
+            for value in (
+                given.ts,
+                given.symbol,
+                given.bid,
+                given.ask,
+                given.bid_size,
+                given.ask_size,
+                given.last,
+                given.last_size,
+            )
+        ]
+        try:
+            rows.append(parse_replay_row(fields))
+        except ReplayRowError as exc:
+            raise value_error(("rows", i, exc.field), exc.message, raw) from None
+    resolve = call.runtime.instruments.resolve
+    found: dict[str, str | None] = {}
+    unknown: dict[str, int] = {}  # symbol -> the first row naming it
+    for i, row in enumerate(rows):
+        if row.symbol not in found:
+            instrument = resolve(row.symbol)
+            found[row.symbol] = instrument.symbol if instrument is not None else None
+        symbol = found[row.symbol]
+        if symbol is None:
+            unknown.setdefault(row.symbol, i)
+        elif symbol != row.symbol:
+            rows[i] = dataclasses.replace(row, symbol=symbol)
+    if unknown:
+        named = ", ".join(f"{body.rows[i].symbol} (rows[{i}].symbol)" for i in unknown.values())
+        raise InvalidRequest(f"Instrument not found: {named}; nothing was loaded")
+    return rows
+
+
+@endpoint(ADMIN, "/admin/v1/market-data/replay")
+async def replay_market_data(call: Call) -> Any:
+    """Check replay rows, keep them in `<db>.replay.csv` (fsynced), merge them into the quotes
+    the server plays, then run the venue against them; a bad row loads nothing."""
+    raw = await call.body()
+    body = decode_body(raw, _ReplayBody)
+    if not body.rows:
+        raise InvalidRequest("`rows` must hold at least one row")
+    if len(body.rows) > MAX_REPLAY_ROWS:
+        raise InvalidRequest(
+            f"`rows` holds {len(body.rows)} rows; send at most {MAX_REPLAY_ROWS} per request"
+        )
+    rows = _replay_rows(raw, body, call)
+    runtime = call.runtime
+    async with runtime.replay_lock:
+        try:
+            batch = runtime.market_data.replayed.prepare(rows)
+        except ReplayRowError as exc:
+            raise InvalidRequest(
+                f"rows[{exc.index}].{exc.field}: {exc.message}; nothing was loaded"
+            ) from None
+        await asyncio.to_thread(append_replay_csv, runtime.replay_path, rows)
+        batch.commit()
+    # Working orders meet the new quotes now, not at the next tick.
+    await runtime.engine.execute(cmd.RunDue())
+    return {"rows": len(rows), "symbols": batch.symbols()}
+
+
 class _FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
     reject_next: int | None = None
     reject_reason: str | None = None
@@ -300,6 +409,8 @@ routes = [
     Route("/admin/v1/clock/advance", advance_clock, methods=["POST"]),
     Route("/admin/v1/quotes/{symbol}", pin_quote, methods=["PUT"]),
     Route("/admin/v1/quotes/{symbol}", release_quote, methods=["DELETE"]),
+    Route("/admin/v1/market-data/replay", replay_market_data, methods=["POST"]),
+    Route("/admin/v1/accounts", list_accounts, methods=["GET"]),
     Route("/admin/v1/accounts", create_account, methods=["POST"]),
     Route("/admin/v1/accounts/{account_id}/cash", move_cash, methods=["POST"]),
     Route("/admin/v1/api-keys", create_api_key, methods=["POST"]),

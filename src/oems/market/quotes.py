@@ -1,4 +1,5 @@
-"""Market data: quotes and daily bars from a pluggable source, with pinned quotes on top.
+"""Market data: quotes and daily bars from a pluggable source, with replayed rows and pinned
+quotes on top.
 
 Sources (`make_source` parses the `--market-data` setting):
 
@@ -7,8 +8,9 @@ Sources (`make_source` parses the `--market-data` setting):
 - `manual`: `ManualSource`, no data at all except the quotes pinned by hand.
 - `replay:FILE`: `ReplaySource`, a CSV of timestamped quotes and trades played against the clock.
 
-`MarketData` is the façade the engine and the API use: a pinned quote wins over the source, and
-an option whose underlier is pinned is valued from the pinned underlier.
+`MarketData` is the façade the engine and the API use: a pinned quote wins over everything, and
+an option whose underlier is pinned is valued from the pinned underlier; next come the rows
+replayed into the running server (`ReplayOverlay`, kept in `<db>.replay.csv`), then the source.
 
 Every price is a `Decimal` quantized to its tick; floats live only inside the random walk and
 the option pricing, and are converted at the boundary.
@@ -17,14 +19,18 @@ the option pricing, and are converted at the boundary.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
 import datetime as dt
 import hashlib
+import io
+import logging
 import math
+import os
 import uuid
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +41,7 @@ import numpy as np
 from oems.domain.decimals import parse_decimal
 from oems.domain.instruments import Instrument, normalize_osi
 from oems.domain.state import PinnedQuote
-from oems.domain.timefmt import parse_iso, to_datetime
+from oems.domain.timefmt import format_ns, parse_iso, to_datetime
 from oems.market.calendar import EASTERN, REGULAR, TradingCalendar
 from oems.market.pricing import (
     Greeks,
@@ -45,6 +51,7 @@ from oems.market.pricing import (
     years_to_expiry,
 )
 
+log = logging.getLogger("oems")
 K = TypeVar("K")
 V = TypeVar("V")
 Resolver = Callable[[str], Instrument | None]
@@ -764,10 +771,166 @@ class ManualSource:
 REPLAY_COLUMNS = ("ts", "symbol", "bid", "ask", "bid_size", "ask_size", "last", "last_size")
 
 
-class _Series:
-    """One symbol's replayed rows, sorted by time, with running per-day trade aggregates."""
+class ReplayRowError(ValueError):
+    """A replay row that cannot be played: the `field` at fault and why (`message`).
 
-    __slots__ = ("quotes", "trade_day", "trade_hilo", "trade_open", "trade_ts", "trade_vol", "ts")
+    `index` is the row's position in the batch being loaded, when a batch is being loaded.
+    """
+
+    def __init__(self, field: str, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.index = index
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRow:
+    """One parsed replay row. A None field was empty: the symbol keeps its previous value."""
+
+    ts_ns: int
+    symbol: str  # as the instrument master spells it: upper case, padded OSI for options
+    bid: Decimal | None
+    ask: Decimal | None
+    bid_size: int | None
+    ask_size: int | None
+    last: Decimal | None
+    last_size: int | None
+
+    def fields(self) -> list[str]:
+        """The row as replay CSV fields, in `REPLAY_COLUMNS` order (`parse_replay_row` reads
+        them back to an equal row; prices keep the digits they were given)."""
+        return [
+            format_ns(self.ts_ns),
+            self.symbol,
+            *("" if value is None else str(value) for value in (self.bid, self.ask)),
+            *("" if value is None else str(value) for value in (self.bid_size, self.ask_size)),
+            "" if self.last is None else str(self.last),
+            "" if self.last_size is None else str(self.last_size),
+        ]
+
+
+def parse_replay_row(fields: Sequence[str]) -> ReplayRow:
+    """Parse the eight text fields of a replay row (`REPLAY_COLUMNS` order, empty = keep).
+
+    Raises `ReplayRowError` naming the first field that is not acceptable.
+    """
+    ts_text, symbol_text, bid, ask, bid_size, ask_size, last, last_size = (
+        text.strip() for text in fields
+    )
+    try:
+        ts = parse_iso(ts_text)
+    except ValueError:
+        raise ReplayRowError("ts", f"invalid timestamp `{ts_text}`") from None
+    symbol = _canonical(symbol_text)
+    if not symbol:
+        raise ReplayRowError("symbol", "missing symbol")
+    row_bid = _replay_price(bid, "bid")
+    row_ask = _replay_price(ask, "ask")
+    row_bid_size = _replay_size(bid_size, "bid_size")
+    row_ask_size = _replay_size(ask_size, "ask_size")
+    row_last = _replay_price(last, "last")
+    if row_last is None and last_size:
+        raise ReplayRowError("last_size", "last_size given without last")
+    return ReplayRow(
+        ts,
+        symbol,
+        row_bid,
+        row_ask,
+        row_bid_size,
+        row_ask_size,
+        row_last,
+        _replay_size(last_size, "last_size"),
+    )
+
+
+def _replay_price(text: str, name: str) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        value = parse_decimal(text)
+    except ValueError:
+        raise ReplayRowError(name, f"invalid {name} `{text}`") from None
+    if value <= 0:
+        raise ReplayRowError(name, f"{name} must be positive, got `{text}`")
+    return value
+
+
+def _replay_size(text: str, name: str) -> int | None:
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ReplayRowError(name, f"invalid {name} `{text}`") from None
+    if value < 0:
+        raise ReplayRowError(name, f"{name} must not be negative, got `{text}`")
+    return value
+
+
+def read_replay_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, the eight fields in `REPLAY_COLUMNS` order) of each non-blank row of a
+    replay CSV; its header names the columns (any order, extra columns ignored).
+
+    Raises ValueError (`FILE:LINE: ...`) on an empty file or a header lacking a column.
+    """
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"{path}: empty replay file (expected a header line)")
+        names = [name.strip().lower() for name in header]
+        missing = [column for column in REPLAY_COLUMNS if column not in names]
+        if missing:
+            raise ValueError(f"{path}:1: header lacks column(s) {', '.join(missing)}")
+        where = [names.index(column) for column in REPLAY_COLUMNS]
+        for record in reader:
+            if not record or all(not field.strip() for field in record):
+                continue
+            if len(record) < len(names):
+                record = record + [""] * (len(names) - len(record))
+            yield reader.line_num, [record[i] for i in where]
+
+
+def _carried_quote(
+    bid: Decimal | None, ask: Decimal | None, row: ReplayRow
+) -> tuple[Decimal | None, Decimal | None]:
+    """The bid and ask after `row` (its empty sides keep the previous ones); refuses a crossed
+    quote, blaming the side the row gave."""
+    bid = row.bid if row.bid is not None else bid
+    ask = row.ask if row.ask is not None else ask
+    if bid is not None and ask is not None and bid > ask:
+        field = "bid" if row.bid is not None else "ask"
+        raise ReplayRowError(field, f"crossed quote: bid {bid} > ask {ask}")
+    return bid, ask
+
+
+class _Series:
+    """One symbol's replayed rows in time order: the quote in force after each, and running
+    per-day trade aggregates (US/Eastern dates) for the daily bars.
+
+    `add` plays one more row, carrying the fields it leaves empty over from the rows before.
+    """
+
+    __slots__ = (
+        "ask",
+        "ask_size",
+        "bid",
+        "bid_size",
+        "day",
+        "day_hilo",
+        "day_open",
+        "last",
+        "last_size",
+        "quotes",
+        "trade_day",
+        "trade_hilo",
+        "trade_open",
+        "trade_ts",
+        "trade_vol",
+        "ts",
+        "volume",
+    )
 
     def __init__(self) -> None:
         self.ts: list[int] = []
@@ -777,10 +940,96 @@ class _Series:
         self.trade_open: list[Decimal] = []
         self.trade_hilo: list[tuple[Decimal, Decimal, Decimal]] = []  # high, low, close
         self.trade_vol: list[int] = []
+        # What the next row carries over:
+        self.bid: Decimal | None = None
+        self.ask: Decimal | None = None
+        self.bid_size = self.ask_size = self.last_size = 0
+        self.last: Decimal | None = None
+        self.day: dt.date | None = None  # the date of the latest row, and its volume so far
+        self.volume = 0
+        self.day_open = Decimal(0)  # the latest trade day's first trade, high and low
+        self.day_hilo = (Decimal(0), Decimal(0))
+
+    def add(self, row: ReplayRow) -> None:
+        """Play `row`, which is not earlier than any row played before; `ReplayRowError` on a
+        crossed quote (the series is then unchanged)."""
+        ts = row.ts_ns
+        if self.ts and ts < self.ts[-1]:
+            raise ValueError("replay rows must be added in time order")
+        self.bid, self.ask = _carried_quote(self.bid, self.ask, row)
+        if row.bid_size is not None:
+            self.bid_size = row.bid_size
+        if row.ask_size is not None:
+            self.ask_size = row.ask_size
+        date = _market_date(ts)
+        if date != self.day:
+            self.day, self.volume = date, 0
+        trade = row.last
+        if trade is not None:
+            self.last = trade
+            self.last_size = row.last_size or 0
+            self.volume += self.last_size
+            if not self.trade_day or self.trade_day[-1] != date:
+                self.day_open = trade
+                high = low = trade
+            else:
+                high, low = self.day_hilo
+            high, low = max(high, trade), min(low, trade)
+            self.day_hilo = (high, low)
+            self.trade_ts.append(ts)
+            self.trade_day.append(date)
+            self.trade_open.append(self.day_open)
+            self.trade_hilo.append((high, low, trade))
+            self.trade_vol.append(self.volume)
+        self.ts.append(ts)
+        self.quotes.append(
+            Quote(
+                self.bid,
+                self.ask,
+                self.bid_size,
+                self.ask_size,
+                self.last,
+                self.last_size,
+                self.volume,
+                ts,
+            )
+        )
+
+    def quote(self, now_ns: int) -> Quote | None:
+        """The quote after the latest row at or before `now_ns`, or None before the first."""
+        i = bisect.bisect_right(self.ts, now_ns) - 1
+        return self.quotes[i] if i >= 0 else None
+
+    def daily_bar(self, date: dt.date, as_of_ns: int) -> DailyBar | None:
+        """The trades of `date` up to `as_of_ns`; None when there were none."""
+        # The last trade at or before as_of that is not after `date` (trade_day is sorted too).
+        j = min(
+            bisect.bisect_right(self.trade_ts, as_of_ns),
+            bisect.bisect_right(self.trade_day, date),
+        )
+        j -= 1
+        if j < 0 or self.trade_day[j] != date:
+            return None
+        first = bisect.bisect_left(self.trade_day, date)
+        high, low, close = self.trade_hilo[j]
+        previous_close = self.trade_hilo[first - 1][2] if first > 0 else None
+        return DailyBar(
+            trade_date=date,
+            open=self.trade_open[j],
+            high=high,
+            low=low,
+            close=close,
+            volume=self.trade_vol[j],
+            previous_close=previous_close,
+        )
 
 
 def _market_date(ns: int) -> dt.date:
     return to_datetime(ns).astimezone(EASTERN).date()
+
+
+def _series_of(series: dict[str, _Series], instrument: Instrument) -> _Series | None:
+    return series.get(instrument.symbol) or series.get(_canonical(instrument.symbol))
 
 
 class ReplaySource:
@@ -812,41 +1061,15 @@ class ReplaySource:
 
     def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:
         """The latest replayed row at or before `now_ns`, or a Black–Scholes value for options."""
-        series = self._series.get(instrument.symbol) or self._series.get(
-            _canonical(instrument.symbol)
-        )
+        series = _series_of(self._series, instrument)
         if series is None:
             return self._valued_option(instrument, now_ns)
-        i = bisect.bisect_right(series.ts, now_ns) - 1
-        return series.quotes[i] if i >= 0 else None
+        return series.quote(now_ns)
 
     def daily_bar(self, instrument: Instrument, date: dt.date, as_of_ns: int) -> DailyBar | None:
         """The trades of `date` up to `as_of_ns`; None when there were none."""
-        series = self._series.get(instrument.symbol) or self._series.get(
-            _canonical(instrument.symbol)
-        )
-        if series is None:
-            return None
-        # The last trade at or before as_of that is not after `date` (trade_day is sorted too).
-        j = min(
-            bisect.bisect_right(series.trade_ts, as_of_ns),
-            bisect.bisect_right(series.trade_day, date),
-        )
-        j -= 1
-        if j < 0 or series.trade_day[j] != date:
-            return None
-        first = bisect.bisect_left(series.trade_day, date)
-        high, low, close = series.trade_hilo[j]
-        previous_close = series.trade_hilo[first - 1][2] if first > 0 else None
-        return DailyBar(
-            trade_date=date,
-            open=series.trade_open[j],
-            high=high,
-            low=low,
-            close=close,
-            volume=series.trade_vol[j],
-            previous_close=previous_close,
-        )
+        series = _series_of(self._series, instrument)
+        return series.daily_bar(date, as_of_ns) if series is not None else None
 
     def _valued_option(self, option: Instrument, now_ns: int) -> Quote | None:
         terms = option.option
@@ -861,99 +1084,227 @@ class ReplaySource:
         return option_quote(option, float(spot), now_ns)
 
     def _load(self) -> None:
-        rows: dict[str, list[tuple[int, int, list[str]]]] = {}
-        with self.path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{self.path}: empty replay file (expected a header line)")
-            names = [name.strip().lower() for name in header]
-            missing = [column for column in REPLAY_COLUMNS if column not in names]
-            if missing:
-                raise ValueError(f"{self.path}:1: header lacks column(s) {', '.join(missing)}")
-            where = [names.index(column) for column in REPLAY_COLUMNS]
-            for record in reader:
-                line = reader.line_num
-                if not record or all(not field.strip() for field in record):
-                    continue
-                if len(record) < len(names):
-                    record = record + [""] * (len(names) - len(record))
-                fields = [record[i].strip() for i in where]
-                try:
-                    ts = parse_iso(fields[0])
-                except ValueError:
-                    raise ValueError(
-                        f"{self.path}:{line}: invalid timestamp `{fields[0]}`"
-                    ) from None
-                symbol = _canonical(fields[1])
-                if not symbol:
-                    raise ValueError(f"{self.path}:{line}: missing symbol")
-                rows.setdefault(symbol, []).append((ts, line, fields))
+        rows: dict[str, list[tuple[ReplayRow, int]]] = {}
+        for line, fields in read_replay_csv(self.path):
+            try:
+                row = parse_replay_row(fields)
+            except ReplayRowError as exc:
+                raise ValueError(f"{self.path}:{line}: {exc.message}") from None
+            rows.setdefault(row.symbol, []).append((row, line))
         for symbol, entries in rows.items():
-            entries.sort(key=lambda entry: entry[0])  # stable: file order breaks ties
-            self._series[symbol] = self._build(entries)
+            entries.sort(key=lambda entry: entry[0].ts_ns)  # stable: file order breaks ties
+            series = _Series()
+            for row, line in entries:
+                try:
+                    series.add(row)
+                except ReplayRowError as exc:
+                    raise ValueError(f"{self.path}:{line}: {exc.message}") from None
+            self._series[symbol] = series
 
-    def _build(self, entries: list[tuple[int, int, list[str]]]) -> _Series:
+
+class ReplayOverlay:
+    """Replayed rows loaded into a running server, which `MarketData` consults after pinned
+    quotes and before its source.
+
+    A symbol follows its replayed rows from its first one on (quotes and daily bars); before
+    that instant, and for symbols never replayed, the source answers. Batches may arrive in any
+    time order: a batch that reaches back before a symbol's latest row rebuilds that symbol's
+    series from all its rows (ties keep arrival order), otherwise it is appended.
+    """
+
+    def __init__(self) -> None:
+        self.series: dict[str, _Series] = {}  # by symbol; read only outside the overlay
+        self._rows: dict[str, list[ReplayRow]] = {}  # kept to rebuild a series out of order
+        self.row_count = 0
+        self._version = 0  # bumped by every commit: a batch prepared before one is stale
+
+    def __bool__(self) -> bool:
+        return bool(self.series)
+
+    def symbols(self) -> list[str]:
+        """The replayed symbols, sorted."""
+        return sorted(self.series)
+
+    def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:
+        """The latest replayed row at or before `now_ns`; None where the source answers."""
+        series = _series_of(self.series, instrument)
+        return series.quote(now_ns) if series is not None else None
+
+    def covers(self, instrument: Instrument, now_ns: int) -> bool:
+        """True when `instrument` has a replayed row at or before `now_ns`."""
+        series = _series_of(self.series, instrument)
+        return series is not None and series.ts[0] <= now_ns
+
+    def daily_bar(self, instrument: Instrument, date: dt.date, as_of_ns: int) -> DailyBar | None:
+        """The replayed trades of `date` up to `as_of_ns`; None when there were none."""
+        series = _series_of(self.series, instrument)
+        return series.daily_bar(date, as_of_ns) if series is not None else None
+
+    def prepare(self, rows: Sequence[ReplayRow]) -> ReplayBatch:
+        """Check `rows` against what is loaded and build what merging them takes; changes
+        nothing. `ReplayRowError` (with the row's `index` in `rows`) on a crossed quote."""
+        by_symbol: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            by_symbol.setdefault(row.symbol, []).append(i)
+        appends: dict[str, list[ReplayRow]] = {}
+        rebuilds: dict[str, tuple[_Series, list[ReplayRow]]] = {}
+        for symbol, indexes in by_symbol.items():
+            indexes.sort(key=lambda i: rows[i].ts_ns)  # stable: arrival order breaks ties
+            current = self.series.get(symbol)
+            if current is None or rows[indexes[0]].ts_ns >= current.ts[-1]:
+                bid = ask = None
+                if current is not None:
+                    bid, ask = current.bid, current.ask
+                for i in indexes:
+                    try:
+                        bid, ask = _carried_quote(bid, ask, rows[i])
+                    except ReplayRowError as exc:
+                        raise ReplayRowError(exc.field, exc.message, i) from None
+                appends[symbol] = [rows[i] for i in indexes]
+            else:
+                rebuilds[symbol] = self._rebuild(symbol, rows, indexes)
+        return ReplayBatch(self, self._version, len(rows), appends, rebuilds)
+
+    def _rebuild(
+        self, symbol: str, rows: Sequence[ReplayRow], indexes: list[int]
+    ) -> tuple[_Series, list[ReplayRow]]:
+        entries: list[tuple[ReplayRow, int | None]] = [(row, None) for row in self._rows[symbol]]
+        entries += [(rows[i], i) for i in indexes]
+        entries.sort(key=lambda entry: entry[0].ts_ns)  # stable: loaded rows first on ties
         series = _Series()
-        bid: Decimal | None = None
-        ask: Decimal | None = None
-        bid_size = ask_size = last_size = 0
-        last: Decimal | None = None
-        day: dt.date | None = None
-        volume = 0
-        day_open = high = low = Decimal(0)
-        for ts, line, fields in entries:
-            row_bid = self._price(fields[2], "bid", line)
-            row_ask = self._price(fields[3], "ask", line)
-            bid = row_bid if row_bid is not None else bid
-            ask = row_ask if row_ask is not None else ask
-            bid_size = self._size(fields[4], "bid_size", line, bid_size)
-            ask_size = self._size(fields[5], "ask_size", line, ask_size)
-            trade = self._price(fields[6], "last", line)
-            if bid is not None and ask is not None and bid > ask:
-                raise ValueError(f"{self.path}:{line}: crossed quote: bid {bid} > ask {ask}")
-            date = _market_date(ts)
-            if date != day:
-                day, volume = date, 0
-            if trade is not None:
-                last = trade
-                last_size = self._size(fields[7], "last_size", line, 0)
-                volume += last_size
-                if not series.trade_day or series.trade_day[-1] != date:
-                    day_open = high = low = trade
-                high, low = max(high, trade), min(low, trade)
-                series.trade_ts.append(ts)
-                series.trade_day.append(date)
-                series.trade_open.append(day_open)
-                series.trade_hilo.append((high, low, trade))
-                series.trade_vol.append(volume)
-            elif fields[7]:
-                raise ValueError(f"{self.path}:{line}: last_size given without last")
-            series.ts.append(ts)
-            series.quotes.append(Quote(bid, ask, bid_size, ask_size, last, last_size, volume, ts))
-        return series
+        blame = indexes[0]  # the latest new row played: what changed an old row's carry-over
+        for row, index in entries:
+            if index is not None:
+                blame = index
+            try:
+                series.add(row)
+            except ReplayRowError as exc:
+                raise ReplayRowError(exc.field, exc.message, blame) from None
+        return series, [row for row, _ in entries]
 
-    def _price(self, text: str, name: str, line: int) -> Decimal | None:
-        if not text:
-            return None
-        try:
-            value = parse_decimal(text)
-        except ValueError:
-            raise ValueError(f"{self.path}:{line}: invalid {name} `{text}`") from None
-        if value <= 0:
-            raise ValueError(f"{self.path}:{line}: {name} must be positive, got `{text}`")
-        return value
+    def _commit(self, batch: ReplayBatch) -> None:
+        if batch.version != self._version:
+            raise RuntimeError("the replay overlay changed since this batch was prepared")
+        self._version += 1
+        for symbol, added in batch.appends.items():
+            series = self.series.get(symbol)
+            if series is None:
+                series = self.series[symbol] = _Series()
+                self._rows[symbol] = []
+            for row in added:
+                series.add(row)
+            self._rows[symbol].extend(added)
+        for symbol, (series, all_rows) in batch.rebuilds.items():
+            self.series[symbol] = series
+            self._rows[symbol] = all_rows
+        self.row_count += batch.row_count
 
-    def _size(self, text: str, name: str, line: int, previous: int) -> int:
-        if not text:
-            return previous
+    def merge(self, rows: Sequence[ReplayRow]) -> None:
+        """Check and merge `rows` in one step (`prepare`, then `ReplayBatch.commit`)."""
+        self.prepare(rows).commit()
+
+    def load_csv(self, path: Path) -> int:
+        """Merge a replay CSV's rows; returns their count. ValueError names `FILE:LINE`."""
+        rows: list[ReplayRow] = []
+        lines: list[int] = []
+        for line, fields in read_replay_csv(path):
+            try:
+                rows.append(parse_replay_row(fields))
+            except ReplayRowError as exc:
+                raise ValueError(f"{path}:{line}: {exc.message}") from None
+            lines.append(line)
         try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{self.path}:{line}: invalid {name} `{text}`") from None
-        if value < 0:
-            raise ValueError(f"{self.path}:{line}: {name} must not be negative, got `{text}`")
-        return value
+            self.merge(rows)
+        except ReplayRowError as exc:
+            assert exc.index is not None
+            raise ValueError(f"{path}:{lines[exc.index]}: {exc.message}") from None
+        return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayBatch:
+    """Rows checked by `ReplayOverlay.prepare`, ready to merge with `commit`."""
+
+    overlay: ReplayOverlay
+    version: int
+    row_count: int
+    appends: dict[str, list[ReplayRow]]  # symbol -> rows to add after its latest, in time order
+    rebuilds: dict[str, tuple[_Series, list[ReplayRow]]]  # symbol -> new series and all rows
+
+    def symbols(self) -> list[str]:
+        """The symbols the batch touches, sorted."""
+        return sorted({*self.appends, *self.rebuilds})
+
+    def commit(self) -> None:
+        """Merge the rows; the overlay must not have changed since `prepare`."""
+        self.overlay._commit(self)
+
+
+def replay_log_path(db_path: Path) -> Path:
+    """Where a server keeps the replayed rows it accepted: `<db>.replay.csv` beside its database."""
+    return db_path.with_name(db_path.name + ".replay.csv")
+
+
+def append_replay_csv(path: Path, rows: Sequence[ReplayRow]) -> None:
+    """Append `rows` to a replay CSV (its header first when the file is empty), then flush and
+    fsync it, and its folder when the file is new, so the rows survive a crash. On a failure
+    the file is cut back to where it was."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    created = not path.exists()
+    with path.open("ab") as handle:
+        start = handle.tell()
+        if start == 0:
+            writer.writerow(REPLAY_COLUMNS)
+        writer.writerows(row.fields() for row in rows)
+        try:
+            handle.write(buffer.getvalue().encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(handle.fileno(), start)
+            raise
+    if created:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def load_replay_log(path: Path, overlay: ReplayOverlay) -> int:
+    """Merge the rows `append_replay_csv` kept in `path` into `overlay`; returns their count.
+
+    A missing or empty file holds none. A last line without its newline was torn by a crash
+    while it was written, so never acknowledged: it is cut off (with a warning) before loading.
+    ValueError (`FILE:LINE: ...`) when the file is otherwise unreadable.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with path.open("rb+") as handle:
+        end = size
+        while end > 0:
+            start = max(0, end - 4096)
+            handle.seek(start)
+            block = handle.read(end - start)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            end = start
+        if end != size:
+            log.warning("%s: cutting off a torn last line (%d bytes)", path, size - end)
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+    if end == 0:
+        return 0
+    return overlay.load_csv(path)
 
 
 def _canonical(symbol: str) -> str:
@@ -966,11 +1317,15 @@ def _canonical(symbol: str) -> str:
 
 
 class MarketData:
-    """Quotes for the engine and the API: pinned quotes first, then the source.
+    """Quotes for the engine and the API: pinned quotes first, then replayed rows, then the source.
 
     `pins` is the engine's live mapping of symbol -> PinnedQuote; it is read, never copied, so a
     pin or release shows at once. An option whose underlier is pinned is valued from the pinned
     underlier's mid with Black–Scholes (sizes and volume still come from the source).
+
+    `replayed` holds the rows loaded into the running server (`ReplayOverlay`): a symbol with a
+    replayed row at or before the instant asked takes its quote and daily bars from them, and
+    an option without rows of its own whose underlier is replayed is valued from it as above.
     """
 
     def __init__(
@@ -979,10 +1334,12 @@ class MarketData:
         calendar: TradingCalendar,
         pins: dict[str, PinnedQuote] | None = None,
         resolve: Resolver | None = None,
+        replayed: ReplayOverlay | None = None,
     ) -> None:
         self.source = source
         self.calendar = calendar
         self.pins: dict[str, PinnedQuote] = pins if pins is not None else {}
+        self.replayed = replayed if replayed is not None else ReplayOverlay()
         self.trading_days = (
             source.trading_days if isinstance(source, SyntheticSource) else TradingDays(calendar)
         )
@@ -1000,7 +1357,24 @@ class MarketData:
             if instrument.option is not None:
                 underlier = self.underlier(instrument)
                 if underlier is not None and underlier.symbol in pins:
-                    return self._from_pinned_underlier(instrument, underlier, now_ns)
+                    spot = self._pinned(underlier, pins[underlier.symbol], now_ns)
+                    return self._from_underlier(instrument, spot, now_ns)
+        if self.replayed.series:
+            return self._unpinned(instrument, now_ns)
+        return self.source.quote(instrument, now_ns)
+
+    def _unpinned(self, instrument: Instrument, now_ns: int) -> Quote | None:
+        """The quote in force at `now_ns` when no pin applies: replayed, else sourced."""
+        replayed = self.replayed
+        if replayed.series:
+            quote = replayed.quote(instrument, now_ns)
+            if quote is not None:
+                return quote
+            if instrument.option is not None:
+                underlier = self.underlier(instrument)
+                spot = replayed.quote(underlier, now_ns) if underlier is not None else None
+                if spot is not None:
+                    return self._from_underlier(instrument, spot, now_ns)
         return self.source.quote(instrument, now_ns)
 
     def greeks(self, option: Instrument, underlier: Instrument, now_ns: int) -> Greeks | None:
@@ -1026,7 +1400,14 @@ class MarketData:
             date = self.trading_days.session_date(now_ns)
             if date is None:
                 return None
-        return self.source.daily_bar(instrument, date, now_ns)
+        return self._bar(instrument, date, now_ns)
+
+    def _bar(self, instrument: Instrument, date: dt.date, as_of_ns: int) -> DailyBar | None:
+        """The bar of `date` as of `as_of_ns`: replayed once the symbol is, else sourced."""
+        replayed = self.replayed
+        if replayed.series and replayed.covers(instrument, as_of_ns):
+            return replayed.daily_bar(instrument, date, as_of_ns)
+        return self.source.daily_bar(instrument, date, as_of_ns)
 
     def previous_close(self, instrument: Instrument, date: dt.date) -> Decimal | None:
         """The official close of the last trading day before `date` that has data."""
@@ -1035,7 +1416,7 @@ class MarketData:
             if probe is None:
                 return None
             end = self.calendar.day(probe).sessions[REGULAR][1]
-            bar = self.source.daily_bar(instrument, probe, end)
+            bar = self._bar(instrument, probe, end)
             if bar is not None and bar.close is not None:
                 return bar.close
             probe = self.trading_days.previous(probe)
@@ -1055,7 +1436,7 @@ class MarketData:
         return found
 
     def _pinned(self, instrument: Instrument, pin: PinnedQuote, now_ns: int) -> Quote:
-        base = self.source.quote(instrument, now_ns)
+        base = self._unpinned(instrument, now_ns)
         return Quote(
             pin.bid,
             pin.ask,
@@ -1067,15 +1448,14 @@ class MarketData:
             pin.ts_ns,
         )
 
-    def _from_pinned_underlier(
-        self, option: Instrument, underlier: Instrument, now_ns: int
-    ) -> Quote | None:
+    def _from_underlier(self, option: Instrument, underlier: Quote, now_ns: int) -> Quote | None:
+        """The option valued from its underlier's (pinned or replayed) quote."""
         terms = option.option
         assert terms is not None
         date = self.trading_days.session_date(now_ns)
         if date is not None and date > terms.expiry:
             return None
-        spot = spot_price(self._pinned(underlier, self.pins[underlier.symbol], now_ns))
+        spot = spot_price(underlier)
         if spot is None or spot <= 0:
             return None
         base = self.source.quote(option, now_ns)
