@@ -551,3 +551,27 @@ def test_balances_with_positions_match_the_schema_and_rank_margin_contributors(
     assert balances["long_market_value"] == "10000.00"
     assert balances["short_market_value"] == "-4000.00"
     assert balances["equity"] == "1000000.00"
+
+
+def test_an_inactive_account_takes_no_orders_and_only_a_flat_one_closes(tmp_path: Path) -> None:
+    async def body(engine: Engine) -> None:
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.02")
+        await desk.submit(account, request("AAPL", o.BUY, "10"))
+        await engine.execute(cmd.SetAccountStatus(account, "INACTIVE"))
+        with pytest.raises(InvalidRequest) as refused:
+            await desk.submit(account, request("AAPL", o.SELL, "10"))
+        details = refused.value.details or []
+        assert details[0]["type"] == "ACCOUNT_NOT_ACTIVE"
+        assert details[1]["metadata"]["status"] == "INACTIVE"
+        with pytest.raises(InvalidRequest, match="positions and open orders first"):
+            await engine.execute(cmd.SetAccountStatus(account, "CLOSED"))
+        await engine.execute(cmd.SetAccountStatus(account, "ACTIVE"))
+        await desk.submit(account, request("AAPL", o.SELL, "10"))
+        closed = await engine.execute(cmd.SetAccountStatus(account, "CLOSED"))
+        assert closed.status == "CLOSED" and str(closed.close_date) == "2025-10-15"
+        with pytest.raises(InvalidRequest, match="cannot be reopened"):
+            await engine.execute(cmd.SetAccountStatus(account, "ACTIVE"))
+
+    run(make_engine(tmp_path / "j.db"), body)

@@ -216,6 +216,23 @@ async def move_cash(call: Call) -> Any:
     }
 
 
+class _StatusBody(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+
+
+@endpoint(ADMIN, "/admin/v1/accounts/{account_id}/status")
+async def set_account_status(call: Call) -> Any:
+    """Set an account ACTIVE, INACTIVE (no new orders) or CLOSED (flat accounts only, for good)."""
+    account_id = path_int(call.path_param("account_id"), "account_id")
+    body = decode_body(await call.body(), _StatusBody)
+    account = await call.runtime.engine.execute(cmd.SetAccountStatus(account_id, body.status))
+    return {
+        "account_id": account.id,
+        "status": account.status,
+        "close_date": account.close_date.isoformat() if account.close_date else None,
+    }
+
+
 class _KeyBody(msgspec.Struct, forbid_unknown_fields=True):
     user: str
     account_ids: list[int] | None = None
@@ -413,6 +430,7 @@ routes = [
     Route("/admin/v1/accounts", list_accounts, methods=["GET"]),
     Route("/admin/v1/accounts", create_account, methods=["POST"]),
     Route("/admin/v1/accounts/{account_id}/cash", move_cash, methods=["POST"]),
+    Route("/admin/v1/accounts/{account_id}/status", set_account_status, methods=["POST"]),
     Route("/admin/v1/api-keys", create_api_key, methods=["POST"]),
     Route("/admin/v1/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
 ]

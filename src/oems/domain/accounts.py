@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 ACCOUNT_SUBTYPES = ("CASH", "MARGIN")
+ACCOUNT_STATUSES = ("ACTIVE", "INACTIVE", "CLOSED")
 MAX_OPTIONS_LEVEL = 5
 
 

@@ -47,6 +47,14 @@ class RiskSettingsChanged(Event, frozen=True):
     max_notional: Decimal | None
 
 
+class AccountStatusChanged(Event, frozen=True):
+    """An operator set the account ACTIVE, INACTIVE or CLOSED (closing dates it)."""
+
+    account_id: int
+    status: str
+    close_date: dt.date | None = None
+
+
 class ApiKeyIssued(Event, frozen=True):
     key_id: uuid.UUID
     user_id: int
@@ -337,6 +345,7 @@ AnyEvent = (
     | AccountOpened
     | CashAdjusted
     | RiskSettingsChanged
+    | AccountStatusChanged
     | ApiKeyIssued
     | ApiKeyRevoked
     | ClockSet

@@ -164,6 +164,12 @@ def _cash_adjusted(state: TradingState, e: ev.CashAdjusted) -> None:
     account.settled_cash += e.amount
 
 
+def _account_status_changed(state: TradingState, e: ev.AccountStatusChanged) -> None:
+    account = state.accounts[e.account_id]
+    account.status = e.status
+    account.close_date = e.close_date
+
+
 def _risk_settings_changed(state: TradingState, e: ev.RiskSettingsChanged) -> None:
     state.accounts[e.account_id].max_notional = e.max_notional
 
@@ -651,6 +657,7 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.AccountOpened: _account_opened,
     ev.CashAdjusted: _cash_adjusted,
     ev.RiskSettingsChanged: _risk_settings_changed,
+    ev.AccountStatusChanged: _account_status_changed,
     ev.ApiKeyIssued: _api_key_issued,
     ev.ApiKeyRevoked: _api_key_revoked,
     ev.ClockSet: _clock_set,

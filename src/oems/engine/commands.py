@@ -34,6 +34,12 @@ class UpdateRiskSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAccountStatus:
+    account_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class IssueApiKey:
     user: str
     digest: bytes
@@ -148,6 +154,7 @@ Command = (
     OpenAccount
     | AdjustCash
     | UpdateRiskSettings
+    | SetAccountStatus
     | IssueApiKey
     | RevokeApiKey
     | SetClock

@@ -12,7 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from oems.domain import events as ev
-from oems.domain.accounts import ACCOUNT_SUBTYPES, MAX_OPTIONS_LEVEL, Account, ApiKey
+from oems.domain.accounts import (
+    ACCOUNT_STATUSES,
+    ACCOUNT_SUBTYPES,
+    MAX_OPTIONS_LEVEL,
+    Account,
+    ApiKey,
+)
 from oems.domain.balances import AccountValue, MarginRates, value_account
 from oems.domain.errors import Conflict, InvalidRequest, NotFound, OemsError
 from oems.domain.ids import IdGenerator
@@ -70,6 +76,7 @@ class Engine:
             cmd.OpenAccount: self._open_account,
             cmd.AdjustCash: self._adjust_cash,
             cmd.UpdateRiskSettings: self._update_risk_settings,
+            cmd.SetAccountStatus: self._set_account_status,
             cmd.IssueApiKey: self._issue_api_key,
             cmd.RevokeApiKey: self._revoke_api_key,
             cmd.SetClock: self._set_clock,
@@ -378,6 +385,27 @@ class Engine:
                 ts_ns=self.now_ns(), account_id=account.id, amount=c.amount, memo=c.memo
             )
         )
+        return account
+
+    def _set_account_status(self, c: cmd.SetAccountStatus) -> Account:
+        account = self.account(c.account_id)
+        if c.status not in ACCOUNT_STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(ACCOUNT_STATUSES)}")
+        if account.status == "CLOSED" and c.status != "CLOSED":
+            raise InvalidRequest("a closed account cannot be reopened")
+        if c.status == "CLOSED" and (
+            self.state.open_orders.get(account.id)
+            or any(p.quantity for p in self.state.positions.get(account.id, {}).values())
+        ):
+            raise InvalidRequest("close the account's positions and open orders first")
+        if c.status != account.status:
+            now = self.now_ns()
+            closing = self.calendar.market_date(now) if c.status == "CLOSED" else None
+            self.emit(
+                ev.AccountStatusChanged(
+                    ts_ns=now, account_id=account.id, status=c.status, close_date=closing
+                )
+            )
         return account
 
     def _update_risk_settings(self, c: cmd.UpdateRiskSettings) -> Account:
