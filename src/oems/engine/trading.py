@@ -474,13 +474,12 @@ class _RiskChecker:
         level = required_level(legs, loss is not None)
         underlier = next(leg.underlying_instrument_id for leg in r.legs if leg.strike is not None)
         if account.options_level < level:
+            found = engine.instruments.get(underlier) if underlier is not None else None
             fail(
                 risk.OPTIONS_LEVEL,
                 options_level=str(account.options_level),
                 required_level=str(level),
-                symbol=engine.instruments.get(underlier).symbol  # type: ignore[union-attr]
-                if underlier is not None
-                else "",
+                symbol=found.symbol if found is not None else "",
             )
         if loss is None:
             spot = engine.mark_price(underlier, self.now) if underlier is not None else None
