@@ -124,6 +124,8 @@ def endpoint(
             request_id = new_request_id()
             runtime: Runtime = request.app.state.runtime
             try:
+                # Never read a change whose batch is still being written: it could yet be lost.
+                await runtime.engine.readable()
                 key = None
                 if access != PUBLIC:
                     key = _authenticate(request, runtime)

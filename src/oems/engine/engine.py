@@ -66,6 +66,8 @@ class Engine:
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._pending: list[ev.Event] = []
         self._attached = False
+        self._durable: asyncio.Event | None = None  # set while state == journal on disk
+        self._broken = False  # the journal refused a batch: the state is ahead of the disk
         self.instruments: InstrumentMaster = None  # type: ignore[assignment]  # attach_market
         self.market: MarketData = None  # type: ignore[assignment]
         self.venue = Venue(self, venue or VenueSettings())
@@ -140,6 +142,8 @@ class Engine:
     async def run(self, snapshot_every: int = 0) -> None:
         """Process commands in batches until cancelled; snapshot every `snapshot_every` events."""
         self._queue = asyncio.Queue()
+        self._durable = asyncio.Event()
+        self._durable.set()
         snapshot_seq = self.journal.snapshot_seq  # the last snapshot written or attempted
         loop = asyncio.get_running_loop()
         while True:
@@ -165,6 +169,7 @@ class Engine:
                     log.exception("running due timers failed")
             events, self._pending = self._pending, []
             if events:
+                self._durable.clear()
                 try:
                     await loop.run_in_executor(self._io, self.journal.append, events)
                     if self._on_commit is not None:
@@ -172,6 +177,8 @@ class Engine:
                 except BaseException:
                     # State already holds events the disk refused: stopping is the only safe move.
                     log.critical("journal append failed; stopping the engine", exc_info=True)
+                    self._broken = True
+                    self._durable.set()  # release the readers: they now get an error
                     for future, _, _ in outcomes:
                         if future is not None and not future.done():
                             future.set_exception(RuntimeError("journal unavailable"))
@@ -183,6 +190,11 @@ class Engine:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
+            if events:
+                self._durable.set()
+                # Let the readers that waited for this commit run before the next batch changes
+                # the state again: they read exactly what is on disk.
+                await asyncio.sleep(0)
             if snapshot_every and self.journal.last_seq - snapshot_seq >= snapshot_every:
                 # Pickle here, where state == journal; write in the journal thread, off the loop.
                 snapshot_seq = self.journal.last_seq
@@ -191,6 +203,13 @@ class Engine:
                     await loop.run_in_executor(self._io, self.journal.save_snapshot, seq, blob)
                 except Exception:
                     log.exception("snapshot failed; a restart replays more of the journal")
+
+    async def readable(self) -> None:
+        """Wait until the state holds nothing the journal has not made durable yet."""
+        if self._durable is not None and not self._durable.is_set():
+            await self._durable.wait()
+        if self._broken:
+            raise RuntimeError("journal unavailable")
 
     def work_due(self) -> bool:
         """True when a timer is due now (the ticker and the writer loop use it)."""
