@@ -252,8 +252,11 @@ def run_wrk(port: int, connections: int, seconds: float) -> Result:
     return Result(float(rps.group(1)), _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), errors)
 
 
-async def _python_load(port: int, connections: int, warmup: float, seconds: float) -> Result:
-    request = f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+async def python_load(
+    port: int, request: bytes, ok: bytes, connections: int, warmup: float, seconds: float
+) -> tuple[list[float], int]:
+    """Send `request` over `connections` keep-alive connections for warm-up plus `seconds`;
+    returns the measured latencies (seconds, sorted) and how many answers did not start `ok`."""
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + seconds
@@ -274,7 +277,7 @@ async def _python_load(port: int, connections: int, warmup: float, seconds: floa
                 t1 = time.perf_counter()
                 if t0 >= measure_from and t1 <= stop_at and len(latencies) < MAX_SAMPLES:
                     latencies.append(t1 - t0)
-                    if not head.startswith(b"HTTP/1.1 200"):
+                    if not head.startswith(ok):
                         errors += 1
         finally:
             writer.close()
@@ -285,11 +288,25 @@ async def _python_load(port: int, connections: int, warmup: float, seconds: floa
     if not latencies:
         raise RuntimeError("no requests completed")
     latencies.sort()
+    return latencies, errors
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1e3
 
-    return Result(len(latencies) / seconds, pct(0.50), pct(0.99), errors)
+def percentile_ms(latencies: list[float], p: float) -> float:
+    """The `p` quantile of sorted latencies, in milliseconds."""
+    return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1e3
+
+
+async def _python_load(port: int, connections: int, warmup: float, seconds: float) -> Result:
+    request = f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    latencies, errors = await python_load(
+        port, request, b"HTTP/1.1 200", connections, warmup, seconds
+    )
+    return Result(
+        len(latencies) / seconds,
+        percentile_ms(latencies, 0.50),
+        percentile_ms(latencies, 0.99),
+        errors,
+    )
 
 
 def run_python(port: int, connections: int, warmup: float, seconds: float) -> Result:

@@ -53,6 +53,8 @@ from pathlib import Path
 
 import httpx
 
+from http_stack import percentile_ms, python_load  # the sibling benchmark's load generator
+
 HOST = "127.0.0.1"
 API_KEY = "oems_bench_user_key_0123456789abcdef"
 ADMIN_KEY = "oems_bench_admin_key_0123456789abcdef"
@@ -68,7 +70,6 @@ ORDER = {
     "limit_price": "1.00",
 }
 STARTUP_TIMEOUT = 60.0
-MAX_SAMPLES = 2_000_000  # cap on latencies kept by the Python generator
 
 
 @dataclass(frozen=True)
@@ -263,42 +264,16 @@ async def _python_load(
     if target.body:
         head += f"Content-Type: application/json\r\nContent-Length: {len(target.body)}\r\n"
     request = (head + "\r\n").encode() + target.body
-    start = time.perf_counter()
-    measure_from = start + warmup
-    stop_at = measure_from + seconds
-    latencies: list[float] = []
-    errors = 0
-
-    async def client() -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            while (t0 := time.perf_counter()) < stop_at:
-                writer.write(request)
-                reply = await reader.readuntil(b"\r\n\r\n")
-                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", reply)
-                if m is None:
-                    raise RuntimeError("response without content-length")
-                await reader.readexactly(int(m.group(1)))
-                t1 = time.perf_counter()
-                if t0 >= measure_from and t1 <= stop_at and len(latencies) < MAX_SAMPLES:
-                    latencies.append(t1 - t0)
-                    if not reply.startswith(b"HTTP/1.1 2"):
-                        errors += 1
-        finally:
-            writer.close()
-
-    await asyncio.wait_for(
-        asyncio.gather(*(client() for _ in range(connections))), timeout=warmup + seconds + 30
+    latencies, errors = await python_load(
+        port, request, b"HTTP/1.1 2", connections, warmup, seconds
     )
-    if not latencies:
-        raise RuntimeError("no requests completed")
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1e3
-
-    return Result(len(latencies) / seconds, pct(0.50), pct(0.99), errors, len(latencies))
+    return Result(
+        len(latencies) / seconds,
+        percentile_ms(latencies, 0.50),
+        percentile_ms(latencies, 0.99),
+        errors,
+        len(latencies),
+    )
 
 
 def measure(

@@ -127,6 +127,15 @@ def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
+def manual_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of the test's own with no market data but the quotes the test pins."""
+    proc = start_server(tmp_path / "oems.db", "--market-data", "manual")
+    yield proc
+    if proc.process.poll() is None:
+        proc.stop()
+
+
+@pytest.fixture
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
     """A client of the shared server with the sandbox user's key."""
     with server.client() as http:

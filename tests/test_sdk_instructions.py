@@ -35,15 +35,6 @@ WEEKLY_C250 = "AAPL  251024C00250000"
 
 
 @pytest.fixture
-def manual_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server of the test's own with no market data but the quotes the test pins."""
-    proc = start_server(tmp_path / "oems.db", "--market-data", "manual")
-    yield proc
-    if proc.process.poll() is None:
-        proc.stop()
-
-
-@pytest.fixture
 def desk(manual_server: ServerProcess, vendor_spec: dict[str, Any]) -> Iterator[Desk]:
     """The margin account (Reg T, $1,000,000, options level 4) through the SDK."""
     trading_desk = Desk(manual_server, vendor_spec, MARGIN)

@@ -15,7 +15,6 @@ does something else; each fails on its own, so the other tests stay green and in
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,15 +43,6 @@ DAY2_PRE_MARKET = "2025-10-16T08:05:00Z"  # 04:05 ET: the day has started, day-1
 DAY2_OPEN = "2025-10-16T13:30:00Z"  # 09:30 ET
 DAY2_MORNING = "2025-10-16T14:00:00Z"
 DAY3_PRE_MARKET = "2025-10-17T08:05:00Z"
-
-
-@pytest.fixture
-def manual_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server of the test's own with no market data but the quotes the test pins."""
-    proc = start_server(tmp_path / "oems.db", "--market-data", "manual")
-    yield proc
-    if proc.process.poll() is None:
-        proc.stop()
 
 
 @pytest.fixture

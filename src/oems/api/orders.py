@@ -6,7 +6,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import orjson
@@ -47,6 +47,7 @@ ORDER_STATUSES = (
 )
 MAX_ORDERS_PER_REQUEST = 1000
 _MAX_UUID = (1 << 128) - 1
+T = TypeVar("T", Order, Execution)
 
 
 class NewOrderBody(msgspec.Struct):
@@ -499,25 +500,35 @@ def _newest_first(item_id: uuid.UUID) -> str:
     return f"{_MAX_UUID - item_id.int:032x}"
 
 
+def _newest_first_page(
+    call: Call,
+    query: Query,
+    listing: str,
+    account_id: int,
+    items: list[T],
+    matches: Callable[[T], bool],
+    render: Callable[[T], dict[str, Any]],
+) -> Reply:
+    """One page of `items` (kept oldest first, each with a time-ordered `id`) newest first."""
+    chosen = [item for item in reversed(items) if matches(item)]
+    page, meta = paginate(
+        chosen,
+        lambda item: _newest_first(item.id),
+        query.integer("page_size", None, 1, 1000),
+        query.string("page_token"),
+        query_filters(listing, account_id, call.query),
+    )
+    return Reply([render(item) for item in page], meta)
+
+
 @endpoint(USER, "/v1/accounts/{account_id}/orders")
 async def get_orders(call: Call) -> Any:
     """The account's orders, newest first, filtered and paged."""
     account = granted_account(call)
     query = Query(call.query)
     matches = _order_filter(call, query, account.id)
-    orders = [
-        order
-        for order in reversed(call.runtime.state.orders_by_account.get(account.id, []))
-        if matches(order)
-    ]
-    page, meta = paginate(
-        orders,
-        lambda order: _newest_first(order.id),
-        query.integer("page_size", None, 1, 1000),
-        query.string("page_token"),
-        query_filters("orders", account.id, call.query),
-    )
-    return Reply([render_order(order) for order in page], meta)
+    orders = call.runtime.state.orders_by_account.get(account.id, [])
+    return _newest_first_page(call, query, "orders", account.id, orders, matches, render_order)
 
 
 @endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
@@ -551,17 +562,10 @@ async def get_executions(call: Call) -> Any:
             and (end is None or e.ts_ns <= end)
         )
 
-    executions = [
-        e for e in reversed(call.runtime.state.executions.get(account.id, [])) if matches(e)
-    ]
-    page, meta = paginate(
-        executions,
-        lambda e: _newest_first(e.id),
-        query.integer("page_size", None, 1, 1000),
-        query.string("page_token"),
-        query_filters("executions", account.id, call.query),
+    executions = call.runtime.state.executions.get(account.id, [])
+    return _newest_first_page(
+        call, query, "executions", account.id, executions, matches, render_execution
     )
-    return Reply([render_execution(e) for e in page], meta)
 
 
 # ---- change ---------------------------------------------------------------------------------

@@ -334,23 +334,39 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
     if order.client_order_id is not None:
         state.client_order_ids[(order.account_id, order.client_order_id)] = order
     if order.closes_position:
-        _position(state, order)
+        _position(
+            state,
+            order.account_id,
+            order.instrument_id,
+            order.symbol,
+            order.instrument_type,
+            order.multiplier,
+            order.underlying_instrument_id,
+        )
     _change_hold(state, order, order.quantity)
 
 
-def _position(state: TradingState, order: Order) -> Position:
-    book = state.positions.setdefault(order.account_id, {})
-    position = book.get(order.instrument_id)
+def _position(
+    state: TradingState,
+    account_id: int,
+    instrument_id: uuid.UUID,
+    symbol: str,
+    instrument_type: str,
+    multiplier: Decimal,
+    underlying_instrument_id: uuid.UUID | None,
+) -> Position:
+    """The account's position in the instrument, opened flat when it has none."""
+    book = state.positions.setdefault(account_id, {})
+    position = book.get(instrument_id)
     if position is None:
-        position = Position(
-            account_id=order.account_id,
-            instrument_id=order.instrument_id,
-            symbol=order.symbol,
-            instrument_type=order.instrument_type,
-            multiplier=order.multiplier,
-            underlying_instrument_id=order.underlying_instrument_id,
+        position = book[instrument_id] = Position(
+            account_id=account_id,
+            instrument_id=instrument_id,
+            symbol=symbol,
+            instrument_type=instrument_type,
+            multiplier=multiplier,
+            underlying_instrument_id=underlying_instrument_id,
         )
-        book[order.instrument_id] = position
     return position
 
 
@@ -466,19 +482,15 @@ def _book_execution(
         before = used[1] if used is not None and used[0] == quote_ts_ns else Decimal(0)
         state.liquidity_used[key] = (quote_ts_ns, before + execution.quantity)
     signed = execution.quantity if buying else -execution.quantity
-    book = state.positions.setdefault(order.account_id, {})
-    position = book.get(execution.instrument_id)
-    if position is None:
-        position = book[execution.instrument_id] = Position(
-            account_id=order.account_id,
-            instrument_id=execution.instrument_id,
-            symbol=execution.symbol,
-            instrument_type=order.instrument_type
-            if order.legs is None
-            else _leg_type(order, execution.instrument_id),
-            multiplier=multiplier,
-            underlying_instrument_id=execution.underlying_instrument_id,
-        )
+    position = _position(
+        state,
+        order.account_id,
+        execution.instrument_id,
+        execution.symbol,
+        order.instrument_type if order.legs is None else _leg_type(order, execution.instrument_id),
+        multiplier,
+        execution.underlying_instrument_id,
+    )
     position.apply_fill(signed, execution.price)
     amount = -signed * execution.price * multiplier
     account.trade_cash += amount
