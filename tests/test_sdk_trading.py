@@ -739,7 +739,14 @@ def history(
 ) -> Iterator[tuple[Desk, dict[str, dict[str, Any]]]]:
     """The margin account after a morning of orders at distinct instants (one batch of five at
     the same instant), with fills, a cancel, a partial fill and resting orders; read-only."""
-    proc = start_server(tmp_path_factory.mktemp("history") / "oems.db", "--market-data", "manual")
+    # The quotes never replenish (refresh 0), so the minute between orders leaves L6 partial.
+    proc = start_server(
+        tmp_path_factory.mktemp("history") / "oems.db",
+        "--market-data",
+        "manual",
+        "--venue-refresh-ms",
+        "0",
+    )
     desk = Desk(proc, vendor_spec, MARGIN)
     desk.pin("AAPL", "99.99", "100.01", "100.00")
     desk.pin("MSFT", "49.98", "50.02", "50.00", ask_size=100)

@@ -21,6 +21,7 @@ from oems.domain.decimals import money, parse_decimal, plain
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.timefmt import format_ns, parse_iso
 from oems.engine import commands as cmd
+from oems.engine.sandbox import SANDBOX_ACCOUNTS
 from oems.market.quotes import ReplayRow, ReplayRowError, append_replay_csv, parse_replay_row
 
 KEY_PREFIX = "oems_"
@@ -178,6 +179,10 @@ async def create_account(call: Call) -> Any:
 @endpoint(ADMIN, "/admin/v1/accounts")
 async def list_accounts(call: Call) -> Any:
     """Every account with its owner's user name, status, options level and cash, in id order."""
+    return _render_accounts(call)
+
+
+def _render_accounts(call: Call) -> list[dict[str, Any]]:
     state = call.runtime.state
     return [
         {
@@ -417,7 +422,33 @@ async def clear_faults(call: Call) -> Any:
     return _render_faults(faults, call)
 
 
+class _ResetBody(msgspec.Struct, forbid_unknown_fields=True):
+    keep_accounts: bool = False
+    clock: _ClockBody | None = None
+
+
+@endpoint(ADMIN, "/admin/v1/reset")
+async def reset_sandbox(call: Call) -> Any:
+    """Back to a fresh sandbox in one journal batch: nothing traded, the bootstrap's accounts (or,
+    with `keep_accounts`, every account at its opening cash); API keys stay; `clock` sets the clock."""
+    raw = await call.body()
+    body = decode_body(raw or b"{}", _ResetBody)
+    clock = None
+    if body.clock is not None:
+        now = _instant(body.clock.now, "clock.now") if body.clock.now is not None else None
+        clock = cmd.SetClock(body.clock.mode, now, body.clock.speed)
+    await call.runtime.engine.execute(
+        cmd.ResetSandbox(SANDBOX_ACCOUNTS, keep_accounts=body.keep_accounts, clock=clock)
+    )
+    return {
+        "keep_accounts": body.keep_accounts,
+        "accounts": _render_accounts(call),
+        "clock": render_clock(call),
+    }
+
+
 routes = [
+    Route("/admin/v1/reset", reset_sandbox, methods=["POST"]),
     Route("/admin/v1/faults", get_faults, methods=["GET"]),
     Route("/admin/v1/faults", set_faults, methods=["POST"]),
     Route("/admin/v1/faults", clear_faults, methods=["DELETE"]),

@@ -4,43 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-from decimal import Decimal
 from typing import Any
 
 from oems.api.admin import new_secret
 from oems.cli.credentials import credentials_path
 from oems.domain.accounts import digest_secret
 from oems.engine import commands as cmd
+from oems.engine.sandbox import SANDBOX_ACCOUNTS, SANDBOX_USER
 from oems.runtime import Runtime
 
-SANDBOX_USER = "sandbox"
-OTHER_USER = "someone-else"
 ADMIN_USER = "admin"
 
 
 async def bootstrap(runtime: Runtime, api_key: str | None, admin_key: str | None) -> dict[str, Any]:
     """Create the sandbox (users, accounts, keys) and write the credentials file (mode 0600)."""
     engine = runtime.engine
-    margin = await engine.execute(
-        cmd.OpenAccount(
-            SANDBOX_USER,
-            "Sandbox Margin Account",
-            "MARGIN",
-            4,
-            Decimal(1_000_000),
-            "SANDBOX-MARGIN",
-        )
-    )
-    cash = await engine.execute(
-        cmd.OpenAccount(
-            SANDBOX_USER, "Sandbox Cash Account", "CASH", 1, Decimal(100_000), "SANDBOX-CASH"
-        )
-    )
-    other = await engine.execute(
-        cmd.OpenAccount(
-            OTHER_USER, "Someone Else's Account", "MARGIN", 2, Decimal(250_000), "OTHER-MARGIN"
-        )
-    )
+    margin, cash, other = [await engine.execute(spec) for spec in SANDBOX_ACCOUNTS]
     user_secret = api_key or new_secret()
     admin_secret = admin_key or new_secret()
     await engine.execute(cmd.IssueApiKey(SANDBOX_USER, digest_secret(user_secret)))

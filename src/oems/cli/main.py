@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env_setting("VENUE_PARTICIPATION", "1"),
         help="fraction (0-1] of the displayed size one quote can fill (default 1)",
     )
+    serve.add_argument(
+        "--venue-refresh-ms",
+        type=int,
+        default=int(env_setting("VENUE_REFRESH_MS", "1000") or 1000),
+        help="market time after which a quote that has not changed offers its displayed size "
+        "again; 0 never (default 1000)",
+    )
     serve.add_argument("--log-level", default=env_setting("LOG_LEVEL", "info"))
     add_operator_commands(sub)
     add_completion_flag(parser)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from oems.cli import sandbox
 from oems.cli.credentials import credentials_path
 from oems.cli.tables import render_table
 
@@ -29,7 +30,15 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5001"
 REPLAY_CHUNK_ROWS = 1000
 OK, API_ERROR, USAGE_ERROR = 0, 1, 2
 
-OPERATOR_COMMANDS = ("accounts", "keys", "clock", "quotes", "faults", "replay")
+OPERATOR_COMMANDS = (
+    "accounts",
+    "keys",
+    "clock",
+    "quotes",
+    "faults",
+    "replay",
+    *sandbox.SANDBOX_COMMANDS,
+)
 
 OPERATOR_EPILOG = f"""\
 operator commands talk to a running server's admin surface. They find it and its admin key
@@ -172,6 +181,7 @@ def add_operator_commands(sub: Any) -> None:
         " see the README) and load it into the running server, with a progress bar.",
         parents=[common],
     )
+    sandbox.add_sandbox_commands(sub, common)
     replay.add_argument("file", type=Path, metavar="FILE")
     replay.add_argument(
         "--chunk-rows",
@@ -201,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:
+    if args.command in sandbox.SANDBOX_COMMANDS:
+        return sandbox.dispatch(client, args, _call)
     command = args.command if args.command == "replay" else f"{args.command} {args.action}"
     if command == "accounts list":
         return _call(client, "GET", "/admin/v1/accounts")

@@ -53,7 +53,14 @@ def _venue_settings(args: argparse.Namespace) -> VenueSettings:
         raise ValueError("--venue-slippage-bps and --venue-participation take decimals") from None
     if args.venue_latency_ms < 0 or slippage < 0 or not 0 < participation <= 1:
         raise ValueError("venue latency and slippage must be >= 0, participation in (0, 1]")
-    return VenueSettings(args.venue_latency_ms * 1_000_000, slippage, participation)
+    if args.venue_refresh_ms < 0:
+        raise ValueError("--venue-refresh-ms must not be negative")
+    return VenueSettings(
+        args.venue_latency_ms * 1_000_000,
+        slippage,
+        participation,
+        refresh_ns=args.venue_refresh_ms * 1_000_000,
+    )
 
 
 async def serve(config: Config, log_level: str) -> None:

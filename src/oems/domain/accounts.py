@@ -121,6 +121,7 @@ class Account:
     unsettled: list[tuple[dt.date, Decimal]] = field(default_factory=list)  # (settles on, amount)
     sod: StartOfDay | None = None
     history: list[DaySegment] = field(default_factory=list)
+    opening_cash: Decimal = Decimal(0)  # what a sandbox reset that keeps accounts goes back to
 
     @property
     def is_margin(self) -> bool:

@@ -251,6 +251,16 @@ class FaultsSet(Event, frozen=True):
     ack_delay_ms: int = 0
 
 
+class SandboxReset(Event, frozen=True):
+    """Everything traded is gone: orders, executions, positions, instructions, pins, faults and
+    scenario rules; users and API keys stay, and with `keep_accounts` every account, as it was
+    opened. `ts_ns` becomes the state's latest instant (a reset may set the clock back), and
+    `restart_day` forgets the trading day so the next one starts at the clock's new instant."""
+
+    keep_accounts: bool = False
+    restart_day: bool = False
+
+
 # ---- position instructions, exercise, assignment and expiration ---------------------------
 
 
@@ -367,6 +377,7 @@ AnyEvent = (
     | OrderExpired
     | OrderRejected
     | FaultsSet
+    | SandboxReset
     | InstructionSent
     | InstructionAccepted
     | InstructionRejected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ def _account_opened(state: TradingState, e: ev.AccountOpened) -> None:
         holder=holder,
         trade_cash=e.cash,
         settled_cash=e.cash,
+        opening_cash=e.cash,
     )
     account.sod = _start_of_day(account, state.trading_day, None)
     state.accounts[e.account_id] = account
@@ -565,6 +567,62 @@ def _faults_set(state: TradingState, e: ev.FaultsSet) -> None:
     state.faults = e
 
 
+# What a sandbox reset keeps: who may call (users, keys) and the clock; the rest starts over.
+_KEPT_BY_RESET = frozenset(
+    {
+        "users",
+        "users_by_name",
+        "api_keys",
+        "keys_by_digest",
+        "clock_setting",
+        "trading_day",
+        "closed_day",
+        "last_closes",
+        "last_event_ns",
+        "events_applied",
+    }
+)
+
+
+def _sandbox_reset(state: TradingState, e: ev.SandboxReset) -> None:
+    kept = [_as_opened(a) for a in state.accounts.values()] if e.keep_accounts else []
+    fresh = TradingState()
+    for spec in dataclasses.fields(TradingState):
+        if spec.name in _KEPT_BY_RESET:
+            continue
+        current, blank = getattr(state, spec.name), getattr(fresh, spec.name)
+        if isinstance(current, dict):
+            current.clear()  # in place: the market data reads `pinned_quotes` live
+            current.update(blank)
+        else:
+            setattr(state, spec.name, blank)
+    if e.restart_day:
+        state.trading_day = state.closed_day = None
+        state.last_closes = {}
+    state.last_event_ns = e.ts_ns
+    for account in kept:
+        account.sod = _start_of_day(account, state.trading_day, None)
+        state.accounts[account.id] = account
+
+
+def _as_opened(account: Account) -> Account:
+    """The account as it stood when it was opened: its opening cash, active, nothing traded."""
+    return Account(
+        id=account.id,
+        owner_id=account.owner_id,
+        short_name=account.short_name,
+        full_name=account.full_name,
+        subtype=account.subtype,
+        options_level=account.options_level,
+        open_date=account.open_date,
+        holder=account.holder,
+        type=account.type,
+        trade_cash=account.opening_cash,
+        settled_cash=account.opening_cash,
+        opening_cash=account.opening_cash,
+    )
+
+
 # ---- position instructions, exercise, assignment and expiration ----------------------------
 
 
@@ -691,6 +749,7 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.OrderExpired: _order_expired,
     ev.OrderRejected: _order_rejected,
     ev.FaultsSet: _faults_set,
+    ev.SandboxReset: _sandbox_reset,
     ev.InstructionSent: _instruction_sent,
     ev.InstructionAccepted: _instruction_accepted,
     ev.InstructionRejected: _instruction_rejected,

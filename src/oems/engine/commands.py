@@ -150,6 +150,16 @@ class SetClearingAvailability:
     available: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ResetSandbox:
+    """Back to a fresh sandbox: `accounts` opened again, or every account as opened
+    (`keep_accounts`); users and API keys stay; `clock` optionally set in the same batch."""
+
+    accounts: tuple[OpenAccount, ...]
+    keep_accounts: bool = False
+    clock: SetClock | None = None
+
+
 Command = (
     OpenAccount
     | AdjustCash
@@ -170,4 +180,5 @@ Command = (
     | SubmitInstructions
     | CancelInstruction
     | SetClearingAvailability
+    | ResetSandbox
 )

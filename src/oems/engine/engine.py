@@ -26,7 +26,7 @@ from oems.domain.instruments import Instrument
 from oems.domain.orders import Order
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
-from oems.engine import expiration, instructions, trading
+from oems.engine import expiration, instructions, sandbox, trading
 from oems.engine.trading import SelfMatchIndex
 from oems.engine.venue import Venue, VenueSettings
 from oems.market.calendar import REGULAR, TradingCalendar
@@ -94,6 +94,7 @@ class Engine:
             cmd.SubmitInstructions: lambda c: instructions.submit_instructions(self, c),
             cmd.CancelInstruction: lambda c: instructions.cancel_instruction(self, c),
             cmd.SetClearingAvailability: lambda c: instructions.set_clearing_availability(self, c),
+            cmd.ResetSandbox: lambda c: sandbox.reset_sandbox(self, c),
         }
 
     # ---- recovery -------------------------------------------------------------------------
@@ -232,6 +233,14 @@ class Engine:
                 log.critical("command %s failed after emitting events", type(command).__name__)
             raise
 
+    def handle_nested(self, command: Any) -> Any:
+        """Carry out `command` as part of the one being handled: same batch, same transaction."""
+        return self._handlers[type(command)](command)
+
+    def run_due(self, until_ns: int) -> None:
+        """Run everything scheduled up to `until_ns` as part of the command being handled."""
+        self._run_due(until_ns)
+
     def emit(self, event: ev.Event) -> None:
         """Record an event of the command being handled: applied now, journaled with its batch."""
         self._pending.append(event)
@@ -267,11 +276,16 @@ class Engine:
         )
         if newest is not None:
             self.ids.resume(newest, self.state.events_applied)
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild what is derived from the state: self-match index, venue books, timers."""
         self.self_match = SelfMatchIndex()
         for order in self.state.orders.values():
             if order.is_open:
                 self.self_match.update(order)
         self.venue.rebuild()
+        self.clearing = instructions.Clearing(self)
 
     def market_quote(self, instrument: Instrument, now_ns: int) -> Quote | None:
         """The quote in force for `instrument` at `now_ns`."""

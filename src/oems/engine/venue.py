@@ -10,7 +10,11 @@ Fill model (deterministic; the README documents it):
   rate; a limit order fills only if the touch is at or better than its limit. Whatever is left
   works on later quotes: market orders at the touch, resting limits at their own limit price
   once the opposite touch reaches it.
-- Displayed size is consumed: a quote (same timestamp) can fill no more than its size in total.
+- Displayed size is consumed and replenished: a quote can fill no more than its size in total
+  until the refresh interval (`refresh_ns`, market time) has passed since it was quoted, or since
+  its size was last offered again; then it offers its whole size again. A new quote (a new
+  timestamp: the synthetic source quotes every instant, a replayed row, a pin) offers its own
+  size at once. Fills record the instant the size they took was offered (`quote_ts_ns`).
 - Stops trigger when the market quotes or trades through them (buy: ask or last at or above
   the stop; sell: bid or last at or below) and then work as market (STOP) or limit (STOP_LIMIT).
 - Trailing stops track a watermark (the best bid for sells, best ask for buys since they became
@@ -65,6 +69,7 @@ class VenueSettings:
     latency_ns: int = 0
     slippage_bps: Decimal = Decimal(0)
     participation: Decimal = Decimal(1)  # fraction of the displayed size an order may take
+    refresh_ns: int = 1_000_000_000  # a static quote offers its size again after this; 0: never
 
 
 def to_tick(price: Decimal, up: bool) -> Decimal:
@@ -431,12 +436,12 @@ class Venue:
         if ask is not None:
             for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2].symbol, entry[2].is_buy, quote) <= 0:
+                if self._available(entry[2].symbol, entry[2].is_buy, quote, now) <= 0:
                     break
         if bid is not None:
             for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2].symbol, entry[2].is_buy, quote) <= 0:
+                if self._available(entry[2].symbol, entry[2].is_buy, quote, now) <= 0:
                     break
 
     @staticmethod
@@ -505,7 +510,7 @@ class Venue:
         limit = order.working_limit
         if limit is not None and (touch > limit if order.is_buy else touch < limit):
             return
-        available = self._available(order.symbol, order.is_buy, quote)
+        available = self._available(order.symbol, order.is_buy, quote, now)
         leaves = order.quantity - order.filled_quantity
         if order.time_in_force == o.FOK and available < leaves:
             return
@@ -516,7 +521,7 @@ class Venue:
             price = limit  # a resting limit fills at its own price
         else:
             price = self._slipped(touch, order.is_buy, limit)
-        self._fill(order, quantity, price, now, quote.ts_ns)
+        self._fill(order, quantity, price, now, self.offered_ns(quote, now))
 
     def _evaluate_strategy(self, order: Order, now: int) -> None:
         """Fill a strategy as one package at the legs' touches when its net price is acceptable."""
@@ -533,10 +538,10 @@ class Venue:
             if quote is None or touch is None:
                 return
             touches.append(touch)
-            stamps.append(quote.ts_ns)
-            leg_units = (self._available(leg.symbol, buying, quote) / leg.ratio).to_integral_value(
-                ROUND_FLOOR
-            )
+            stamps.append(self.offered_ns(quote, now))
+            leg_units = (
+                self._available(leg.symbol, buying, quote, now) / leg.ratio
+            ).to_integral_value(ROUND_FLOOR)
             units = leg_units if units is None else min(units, leg_units)
         net = net_price(order.legs, touches)
         if order.limit_price is not None and net > order.limit_price:
@@ -571,12 +576,20 @@ class Venue:
             price = min(price, limit) if is_buy else max(price, limit)
         return price
 
-    def _available(self, symbol: str, is_buy: bool, quote: Quote) -> Decimal:
+    def offered_ns(self, quote: Quote, now: int) -> int:
+        """The instant the quote's displayed size was last offered afresh: when it was quoted,
+        then once every refresh interval after that."""
+        refresh = self.settings.refresh_ns
+        if refresh <= 0 or now <= quote.ts_ns:
+            return quote.ts_ns
+        return quote.ts_ns + (now - quote.ts_ns) // refresh * refresh
+
+    def _available(self, symbol: str, is_buy: bool, quote: Quote, now: int) -> Decimal:
         """What is left of the touch's displayed size (times participation) on one side."""
         size = quote.ask_size if is_buy else quote.bid_size
         shown = (Decimal(size) * self.settings.participation).to_integral_value(ROUND_FLOOR)
         used = self.engine.state.liquidity_used.get((symbol, is_buy))
-        if used is not None and used[0] == quote.ts_ns:
+        if used is not None and used[0] == self.offered_ns(quote, now):
             shown -= used[1]
         return max(shown, Decimal(0))
 

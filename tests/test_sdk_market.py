@@ -1,0 +1,96 @@
+"""The fill model over a socket with the official `clearstreet` SDK: a static quote replenishes
+its displayed size after the refresh interval (market time), depth beyond the touch, and queue
+position behind the displayed size a resting limit joined.
+
+Quotes are pinned through the admin API and the clock moves only through the admin surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import ServerProcess, start_server
+from tests.trading_helpers import D, Desk
+
+MARGIN = 100001
+DAY1_AFTER_CLOSE = "2025-10-15T21:00:00Z"  # 17:00 ET, the regular session is over
+DAY2_OPEN = "2025-10-16T13:30:00Z"  # 09:30 ET
+
+
+def _desk(server: ServerProcess, spec: dict[str, Any]) -> Iterator[Desk]:
+    desk = Desk(server, spec, MARGIN)
+    yield desk
+    desk.close()
+    log = server.log_path.read_text()
+    assert "Traceback" not in log, log[-4000:]
+
+
+@pytest.fixture
+def desk(manual_server: ServerProcess, vendor_spec: dict[str, Any]) -> Iterator[Desk]:
+    """The margin account of a manual-market server with the default refresh (1000 ms)."""
+    yield from _desk(manual_server, vendor_spec)
+
+
+def _fills(desk: Desk, order: dict[str, Any]) -> list[tuple[D, D]]:
+    executions = desk.executions(order_ids=[order["id"]])
+    return sorted((D(e["quantity"]), D(e["price"])) for e in executions)
+
+
+# ---- replenishing liquidity -------------------------------------------------------------------
+
+
+def _consume_the_pinned_ask(desk: Desk) -> None:
+    """Pin AAPL 199.99 x 200.01 (size 100); an IOC for 300 takes the whole ask and no more."""
+    desk.pin("AAPL", "199.99", "200.01")
+    ioc = desk.place("ioc", "AAPL BUY 300 MARKET IMMEDIATE_OR_CANCEL")
+    desk.settle()
+    done = desk.order(ioc["id"])
+    assert (done["status"], D(done["filled_quantity"])) == ("CANCELED", D(100))
+
+
+def test_a_market_order_after_an_ioc_took_the_pinned_size_fills_within_the_refresh(
+    desk: Desk,
+) -> None:
+    _consume_the_pinned_ask(desk)
+    later = desk.place("later", "AAPL BUY 1 MARKET DAY")
+    desk.settle()
+    assert desk.order(later["id"])["status"] == "NEW"  # the ask's size is used up for now
+    desk.advance(0.999)
+    assert desk.order(later["id"])["status"] == "NEW"  # not yet a refresh interval
+    desk.advance(0.001)
+    assert desk.order(later["id"])["status"] == "FILLED"
+    assert _fills(desk, later) == [(D(1), D("200.01"))]
+
+
+def test_a_market_order_queued_after_the_close_fills_at_the_next_open(desk: Desk) -> None:
+    _consume_the_pinned_ask(desk)
+    desk.advance_to(DAY1_AFTER_CLOSE)
+    queued = desk.place("queued", "AAPL BUY 10 MARKET DAY")
+    desk.settle()
+    waiting = desk.order(queued["id"])
+    assert (waiting["status"], waiting["queue_state"]) == ("NEW", "AWAITING_RELEASE")
+    desk.advance_to(DAY2_OPEN)
+    at_open = desk.order(queued["id"])
+    assert (at_open["status"], at_open["queue_state"]) == ("FILLED", "RELEASED")
+    assert _fills(desk, queued) == [(D(10), D("200.01"))]
+
+
+def test_a_refresh_interval_of_zero_never_replenishes(
+    tmp_path: Path, vendor_spec: dict[str, Any]
+) -> None:
+    server = start_server(
+        tmp_path / "oems.db", "--market-data", "manual", "--venue-refresh-ms", "0"
+    )
+    try:
+        for desk in _desk(server, vendor_spec):
+            _consume_the_pinned_ask(desk)
+            later = desk.place("later", "AAPL BUY 1 MARKET DAY")
+            desk.advance(3600)
+            assert desk.order(later["id"])["status"] == "NEW"
+            desk.pin("AAPL", "199.99", "200.01")  # a new quote offers its own size
+            assert desk.order(later["id"])["status"] == "FILLED"
+    finally:
+        server.stop()
