@@ -13,25 +13,17 @@ from typing import Any
 
 import pytest
 from tests.conftest import ServerProcess, start_server
-from tests.trading_helpers import D, Desk
+from tests.trading_helpers import D, Desk, desk_on
 
 MARGIN = 100001
 DAY1_AFTER_CLOSE = "2025-10-15T21:00:00Z"  # 17:00 ET, the regular session is over
 DAY2_OPEN = "2025-10-16T13:30:00Z"  # 09:30 ET
 
 
-def _desk(server: ServerProcess, spec: dict[str, Any]) -> Iterator[Desk]:
-    desk = Desk(server, spec, MARGIN)
-    yield desk
-    desk.close()
-    log = server.log_path.read_text()
-    assert "Traceback" not in log, log[-4000:]
-
-
 @pytest.fixture
 def desk(manual_server: ServerProcess, vendor_spec: dict[str, Any]) -> Iterator[Desk]:
     """The margin account of a manual-market server with the default refresh (1000 ms)."""
-    yield from _desk(manual_server, vendor_spec)
+    yield from desk_on(manual_server, vendor_spec, MARGIN)
 
 
 def _fills(desk: Desk, order: dict[str, Any]) -> list[tuple[D, D]]:
@@ -85,7 +77,7 @@ def test_a_refresh_interval_of_zero_never_replenishes(
         tmp_path / "oems.db", "--market-data", "manual", "--venue-refresh-ms", "0"
     )
     try:
-        for desk in _desk(server, vendor_spec):
+        for desk in desk_on(server, vendor_spec, MARGIN):
             _consume_the_pinned_ask(desk)
             later = desk.place("later", "AAPL BUY 1 MARKET DAY")
             desk.advance(3600)

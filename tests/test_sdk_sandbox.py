@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.conftest import CLOCK_START, ServerProcess, start_server
 from tests.test_cli_operator import answer, oems
-from tests.trading_helpers import Desk
+from tests.trading_helpers import Desk, desk_on
 
 MARGIN, CASH, OTHER = 100001, 100002, 100003
 DAY2 = "2025-10-16T14:30:00Z"
@@ -20,11 +20,7 @@ DAY2 = "2025-10-16T14:30:00Z"
 @pytest.fixture
 def desk(manual_server: ServerProcess, vendor_spec: dict[str, Any]) -> Iterator[Desk]:
     """The margin account of a manual-market server of the test's own."""
-    trading_desk = Desk(manual_server, vendor_spec, MARGIN)
-    yield trading_desk
-    trading_desk.close()
-    log = manual_server.log_path.read_text()
-    assert "Traceback" not in log, log[-4000:]
+    yield from desk_on(manual_server, vendor_spec, MARGIN)
 
 
 def _reset(desk: Desk, **body: Any) -> dict[str, Any]:

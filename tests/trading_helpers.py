@@ -5,7 +5,7 @@ against the vendor document's schema, and Decimal helpers for figures computed b
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -46,6 +46,15 @@ def order_request(client_id: str, spec: str, **terms: str) -> dict[str, Any]:
 def num(text: str | None) -> Decimal | None:
     """A wire decimal string as a Decimal (None stays None)."""
     return None if text is None else Decimal(text)
+
+
+def desk_on(server: ServerProcess, spec: dict[str, Any], account_id: int) -> Iterator[Desk]:
+    """A desk for a fixture to yield; afterwards the server's log must hold no traceback or 500."""
+    desk = Desk(server, spec, account_id)
+    yield desk
+    desk.close()
+    log = server.log_path.read_text()
+    assert "Traceback" not in log and " 500 " not in log, log[-4000:]
 
 
 class Desk:
