@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
+
+# Enum values the reference pages (../shared/seeds) list and the document does not: where they
+# differ the seed wins (spec/SCOPE.md). The conformance test checks the seeds still list them.
+SEED_ENUMS: dict[str, tuple[str, ...]] = {
+    "TimeInForce": ("GOOD_TILL_CROSSING", "GOOD_THROUGH_CROSSING", "AT_CROSSING"),
+    "RequestTimeInForce": ("GOOD_TILL_CROSSING", "GOOD_THROUGH_CROSSING", "AT_CROSSING"),
+    "SecurityType": ("PREFERRED_STOCK", "OTHER"),
+    "PositionInstructionStatus": ("ENGINE_REJECTED",),
+}
+
+
+def with_seed_enums(spec: dict[str, Any]) -> dict[str, Any]:
+    """The document with the seeds' newer enum values added (a copy; `spec` is unchanged)."""
+    merged = copy.deepcopy(spec)
+    schemas = merged["components"]["schemas"]
+    for name, values in SEED_ENUMS.items():
+        enum = schemas[name]["enum"]
+        enum.extend(v for v in values if v not in enum)
+    return merged
 
 
 def _pointer(*parts: str) -> str:

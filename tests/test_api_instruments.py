@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -44,7 +45,8 @@ def test_list_pages_through_every_instrument(client: httpx.Client, spec: dict[st
     assert meta["total_pages"] == -(-meta["total_items"] // 1000)
     assert first["data"][0]["symbol"] == "AAPL"
     assert first["data"][0]["venue"] == "XNMS"
-    assert "long_margin_rate" not in first["data"][0]  # as the vendor's list example shows
+    by_id = client.get(f"/v1/instruments/{first['data'][0]['id']}").json()["data"]
+    assert first["data"][0] == by_id  # the list shows what get-by-id shows
     second = _ok(
         client.get("/v1/instruments", params={"page_token": meta["next_page_token"]}),
         spec,
@@ -92,6 +94,15 @@ def test_instrument_by_ticker_uuid_and_osi(client: httpx.Client, spec: dict[str,
     assert data["instrument_type"] == "COMMON_STOCK"
     assert data["long_margin_rate"] == "0.25" and data["short_margin_rate"] == "0.30"
     assert "options_expiry_dates" not in data
+    # Market figures: the close the snapshot's session reports, the model's daily volume.
+    snapshot = client.get("/v1/market-data/snapshot", params={"instrument_ids": "AAPL"})
+    session = snapshot.json()["data"][0]["session"]
+    assert data["previous_close"] == session["previous_close"]
+    adv = int(data["adv"])
+    assert 300_000 <= adv <= 30_000_000
+    close = Decimal(data["previous_close"])
+    assert data["notional_adv"] == str((adv * close).quantize(Decimal(1)))
+    assert data["cax_adjusted_previous_close"] is None
     assert _ok(client.get(f"/v1/instruments/{AAPL_ID}"), spec, path)["data"] == data
     for text in (AAPL_DEC_250_CALL, AAPL_DEC_250_CALL.replace(" ", "")):
         option = _ok(client.get(f"/v1/instruments/{quote(text)}"), spec, path)["data"]
@@ -99,6 +110,10 @@ def test_instrument_by_ticker_uuid_and_osi(client: httpx.Client, spec: dict[str,
         assert option["instrument_type"] == "OPTION"
         assert option["name"] == "AAPL Dec 19 2025 250 Call"
         assert option["id"] == str(stable_uuid("option", AAPL_DEC_250_CALL))
+        assert Decimal(option["previous_close"]) > 0 and int(option["adv"]) >= 50
+        assert option["notional_adv"] == str(
+            (int(option["adv"]) * Decimal(option["previous_close"]) * 100).quantize(Decimal(1))
+        )
     assert _ok(client.get("/v1/instruments/BRK.B"), spec, path)["data"]["symbol"] == "BRK.B"
 
 
@@ -175,10 +190,13 @@ def test_option_contracts_of_an_underlier(client: httpx.Client, spec: dict[str, 
         "last_trade_cutoff": "2025-12-19T21:00:00.000000000Z",
         "listing_type": "STANDARD",
         "multiplier": "100",
+        "open_interest": call["open_interest"],
         "strike_price": "250",
         "symbol": AAPL_DEC_250_CALL,
         "underlying_instrument_id": AAPL_ID,
     }
+    summary = client.get("/v1/market-data/daily-summary", params={"instrument_ids": call["id"]})
+    assert call["open_interest"] == summary.json()["data"][0]["open_interest"] > 0
     puts = _ok(client.get(path, params={**params, "contract_type": "PUT"}), spec, path)["data"]
     assert len(puts) * 2 == len(contracts) and {c["contract_type"] for c in puts} == {"PUT"}
     by_id = _ok(client.get(path, params={"underlying_instrument_id": AAPL_ID}), spec, path)
@@ -222,3 +240,12 @@ def test_option_contracts_of_unknown_underlier_is_404(client: httpx.Client) -> N
     assert_error(response, 404, f"Instrument not found: {missing}")
     assert_error(client.get(path, params={"underlier": "AAP"}), 404, "Instrument not found: AAP")
     assert_error(client.get(path, params={"underlier": AAPL_DEC_250_CALL}), 404)
+
+
+def test_the_seeds_preferred_stock_type(client: httpx.Client, spec: dict[str, Any]) -> None:
+    path = "/v1/instruments"
+    body = _ok(client.get(path, params={"instrument_type": "PREFERRED_STOCK"}), spec, path)
+    assert _symbols(body) == ["BAC.PRL", "JPM.PRC"]
+    assert {i["instrument_type"] for i in body["data"]} == {"PREFERRED_STOCK"}
+    other = _ok(client.get(path, params={"instrument_type": "OTHER"}), spec, path)
+    assert other["data"] == []  # a valid filter that no listed instrument has

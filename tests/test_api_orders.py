@@ -255,14 +255,11 @@ def risk_details(
 def assert_closing_orders_match_schema(
     spec: dict[str, Any], path: str, body: dict[str, Any]
 ) -> None:
-    """The close-positions answer against the document, but for `client_order_id`.
-
-    The document makes `client_order_id` a required property of `Order`, yet the close-positions
-    seed omits it on the closing orders: the seed wins, so the check lends each order one.
-    """
-    assert all("client_order_id" not in o for o in body["data"])
-    lent = {**body, "data": [{**o, "client_order_id": "lent"} for o in body["data"]]}
-    assert_matches_schema(spec, "DELETE", path, lent)
+    """The close-positions answer against the document: each closing order carries the
+    `client_order_id` the schema requires, server-made (its own id) as for any order sent
+    without one."""
+    assert all(o["client_order_id"] == o["id"] for o in body["data"])
+    assert_matches_schema(spec, "DELETE", path, body)
 
 
 def equities_with(column: str, value: str) -> list[str]:
@@ -1264,7 +1261,7 @@ def test_close_positions_seed(
     assert_closing_orders_match_schema(spec, POSITIONS, body)
     assert body["error"] is None
     (closing,) = body["data"]
-    assert set(closing) == set(SEED_CLOSE) | set(VARYING)  # no client_order_id
+    assert set(closing) == set(SEED_CLOSE) | set(VARYING) | {"client_order_id"}
     assert {k: closing[k] for k in SEED_CLOSE} == SEED_CLOSE
     goog = instrument(http, "GOOG")
     assert closing["venue"] == goog["venue"]
@@ -1296,7 +1293,7 @@ def test_close_positions_long_and_short(
             "DAY",
             "PENDING_NEW",
         )
-        assert "client_order_id" not in got
+        assert got["client_order_id"] == got["id"]
     settle(admin)
     assert positions(http, account_id) == {}
 
@@ -1423,3 +1420,19 @@ def test_close_positions_403_for_another_users_account(http: httpx.Client) -> No
     assert_error(http.delete(POSITIONS.format(account_id=OTHER_USER)), 403, FORBIDDEN)
     path = POSITION.format(account_id=OTHER_USER, instrument_id="GOOG")
     assert_error(http.delete(path), 403, FORBIDDEN)
+
+
+@pytest.mark.parametrize("tif", ["GOOD_TILL_CROSSING", "GOOD_THROUGH_CROSSING", "AT_CROSSING"])
+def test_the_seeds_crossing_times_in_force_are_accepted(
+    http: httpx.Client, admin: httpx.Client, spec: dict[str, Any], tif: str
+) -> None:
+    account_id = new_account(admin)
+    response = submit(
+        http, account_id, order("JPM.PRC", "BUY", "2", "LIMIT", tif, limit_price="20.00")
+    )
+    assert response.status_code == 200, response.text  # not 422 `unknown variant`
+    assert_matches_schema(spec, "POST", ORDERS, response.json())
+    (placed,) = response.json()["data"]
+    assert (placed["time_in_force"], placed["instrument_type"]) == (tif, "PREFERRED_STOCK")
+    listed = get_list(http, ORDERS.format(account_id=account_id), instrument_type="PREFERRED_STOCK")
+    assert [o["id"] for o in listed] == [placed["id"]]

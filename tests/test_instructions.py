@@ -153,7 +153,7 @@ def test_server_made_instruction_id_and_idempotency_key(tmp_path: Path) -> None:
         (keyed,) = await submit(engine, account, row(C250, key="k-1"))
         (again,) = await submit(engine, account, row(C250, key="k-1"))
         assert again.code == pi.DUPLICATE
-        assert again.instruction.status == pi.REJECTED
+        assert again.instruction.status == pi.ENGINE_REJECTED
         assert again.instruction.id == pi.NIL_ID
         assert again.instruction.rejection_reason == (
             f"Duplicate exercise instruction; existing_id={keyed.instruction.id}"
@@ -185,7 +185,7 @@ def test_every_batch_status(tmp_path: Path) -> None:
 
         # 207: one accepted, one a duplicate of it within the batch.
         outcomes = await submit(engine, account, row(C250, key="b"), row(C250, key="b"))
-        assert [r.instruction.status for r in outcomes] == [pi.SENT, pi.REJECTED]
+        assert [r.instruction.status for r in outcomes] == [pi.SENT, pi.ENGINE_REJECTED]
         assert outcomes[1].instruction.rejection_reason == "Duplicate exercise instruction"
         assert pi.batch_result(outcomes) == (207, (409, "Duplicate exercise instruction"))
 

@@ -52,7 +52,7 @@ def test_seed_has_the_usual_names_and_enough_of_them(master: InstrumentMaster) -
 
 def test_reference_data_is_realistic(master: InstrumentMaster) -> None:
     for equity in master.equities():
-        assert equity.instrument_type == "COMMON_STOCK"
+        assert equity.instrument_type in ("COMMON_STOCK", "PREFERRED_STOCK")
         assert equity.venue in {"XNMS", "XNYS", "ARCX"}
         assert isinstance(equity.reference_price, Decimal) and equity.reference_price > 0
         assert isinstance(equity.volatility, Decimal) and 0 < equity.volatility < 2
@@ -65,6 +65,8 @@ def test_reference_data_is_realistic(master: InstrumentMaster) -> None:
     spy = master.by_symbol("SPY")
     assert spy is not None and spy.is_etf and spy.venue == "ARCX"
     assert master.by_symbol("JPM").venue == "XNYS"  # type: ignore[union-attr]
+    preferred = [e.symbol for e in master.equities() if e.instrument_type == "PREFERRED_STOCK"]
+    assert preferred == ["BAC.PRL", "JPM.PRC"]  # the seeds' newer security type
 
 
 def test_flags_cover_every_case(master: InstrumentMaster) -> None:

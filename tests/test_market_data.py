@@ -583,3 +583,43 @@ def test_cached_equity_quotes_are_cheap(source: SyntheticSource, calendar: Tradi
         market.quote(ACME, start + k * 1_000_003)
     per_quote = (time.perf_counter() - began) / count
     assert per_quote < 100e-6  # a loose bound for a loaded CI box; measured ~3 µs
+
+
+# ---- definition figures (previous close, average daily volume, open interest) ---------------
+
+
+def test_reference_figures_from_the_synthetic_model(
+    source: SyntheticSource, calendar: TradingCalendar
+) -> None:
+    market = MarketData(source, calendar, {})
+    now = et(THU, 11)
+    figures = market.reference(ACME, now)
+    yesterday = source.daily_bar(ACME, WED, et(WED, 16))
+    assert yesterday is not None and figures.previous_close == yesterday.close
+    assert figures.previous_close == source.daily_bar(ACME, THU, now).previous_close  # type: ignore[union-attr]
+    assert figures.adv is not None and 300_000 <= figures.adv <= 30_000_000
+    assert figures.open_interest is None
+    contract = market.reference(ACME_CALL, now)
+    bar = source.daily_bar(ACME_CALL, THU, now)
+    assert bar is not None and contract.previous_close == bar.previous_close
+    assert contract.open_interest == bar.open_interest and contract.open_interest
+    assert MarketData(ManualSource(), calendar, {}).reference(ACME, now).adv is None
+
+
+def test_reference_figures_measured_from_replayed_days(
+    tmp_path: Path, calendar: TradingCalendar
+) -> None:
+    path = tmp_path / "replay.csv"
+    rows = ["ts,symbol,bid,ask,bid_size,ask_size,last,last_size"]
+    for day, last, size in (
+        (dt.date(2026, 3, 2), "10.00", 300),
+        (dt.date(2026, 3, 3), "11.00", 500),
+    ):
+        stamp = dt.datetime.combine(day, dt.time(15, 0), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"{stamp},ACME,,,,,{last},{size}")
+    path.write_text("\n".join(rows) + "\n")
+    market = MarketData(ReplaySource(path, resolve), calendar, {})
+    figures = market.reference(ACME, et(WED, 11))
+    assert figures.previous_close == Decimal("11.00")  # Tuesday's last trade
+    assert figures.adv == 400  # (300 + 500) / 2 days with trades
+    assert market.reference(PENNY, et(WED, 11)).previous_close is None  # never replayed

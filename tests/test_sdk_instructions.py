@@ -136,10 +136,11 @@ def test_submit_paths_list_and_cancel(desk: Desk) -> None:
     uuid.UUID(first["id"])
     assert first["created_at"] == first["updated_at"] == "2025-10-15T14:30:00.000000000Z"
 
-    # 207: one row SENT, a duplicate of it in the same batch REJECTED; `error` summarizes.
+    # 207: one row SENT, a duplicate of it in the same batch ENGINE_REJECTED (refused before the
+    # clearing venue saw it, as the seed's status list has it); `error` summarizes.
     status, body = submit(desk, exercise(c250, "ex-2"), exercise(c250, "ex-2"))
     assert status == 207
-    assert [r["status"] for r in body["data"]] == ["SENT", "REJECTED"]
+    assert [r["status"] for r in body["data"]] == ["SENT", "ENGINE_REJECTED"]
     assert body["data"][1]["id"] == "00000000-0000-0000-0000-000000000000"
     assert body["data"][1]["rejection_reason"] == "Duplicate exercise instruction"
     assert body["error"] == {"code": 409, "message": "Duplicate exercise instruction"}
@@ -158,7 +159,7 @@ def test_submit_paths_list_and_cancel(desk: Desk) -> None:
     status, body = submit(desk, dne)
     message = "DO_NOT_EXERCISE must be submitted on the contract's expiration date"
     assert status == 400 and body["error"] == {"code": 400, "message": message}
-    assert body["data"][0]["status"] == "REJECTED"
+    assert body["data"][0]["status"] == "ENGINE_REJECTED"
     status, body = submit(desk, {**exercise(weekly, "big"), "quantity": "5"})
     assert status == 400
     assert body["data"][0]["rejection_reason"] == "Insufficient position: available 1, requested 5"

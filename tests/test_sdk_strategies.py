@@ -320,6 +320,8 @@ def test_vertical_positions_are_per_leg(vertical: Vertical) -> None:
         assert row["cost_basis"] == cents(cost), symbol
         assert row["market_value"] == cents(value), symbol
         assert row["unrealized_pnl"] == cents(value - cost), symbol
+        assert row["unrealized_pnl_pct"] == str(((value - cost) / abs(cost) * 100).quantize(CENT))
+        assert row["underlying_instrument_id"] == vertical.aapl_id
 
 
 def _balances_picture(balances: dict[str, Any]) -> dict[str, Any]:
@@ -644,7 +646,7 @@ def lifecycle(desk: Desk, market: Market, butterfly: Butterfly) -> Lifecycle:
     close_quotes = {s: market.quotes[s] for s in positions_before_close}
     closing_orders = desk.close_positions()
     desk.settle()
-    closing_filled = [desk.order(o["id"], lenient=True) for o in closing_orders]
+    closing_filled = [desk.order(o["id"]) for o in closing_orders]
     return Lifecycle(
         cash_before=cash_before,
         submitted=submitted,
@@ -662,7 +664,7 @@ def lifecycle(desk: Desk, market: Market, butterfly: Butterfly) -> Lifecycle:
         closing_orders=closing_orders,
         closing_filled=closing_filled,
         positions=desk.positions(),
-        open_orders=desk.orders(status=list(OPEN_STATUSES), lenient=True),
+        open_orders=desk.orders(status=list(OPEN_STATUSES)),
         balances=desk.balances(),
         close_quotes=close_quotes,
         fill_touches=fill_touches,

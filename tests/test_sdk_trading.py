@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from clearstreet import BadRequestError, NotFoundError
 from tests.conftest import ServerProcess, start_server
-from tests.trading_helpers import D, Desk, cents, num, order_request
+from tests.trading_helpers import CENT, D, Desk, cents, num, order_request
 
 MARGIN = 100001
 CASH = 100002
@@ -247,6 +247,11 @@ def test_every_order_type_and_time_in_force_reaches_its_terminal_status(desk: De
     desk.pin("DIS", "111.99", "112.01", "112.00")  # the opening price will be 112.00
     desk.pin("PG", "149.99", "150.01", "150.00")
     submit("pre-market-day", "PG BUY 10 LIMIT DAY", limit_price="150.05")
+    accepted = placed["pre-market-day"]  # the very response that accepts it says it waits
+    assert (accepted["queue_state"], accepted["releases_at"]) == (
+        "AWAITING_RELEASE",
+        "2025-10-16T13:30:00.000000000Z",
+    )
     desk.settle()
     queued = desk.order(placed["pre-market-day"]["id"])
     assert (queued["status"], queued["queue_state"], queued["releases_at"]) == (
@@ -432,6 +437,8 @@ def test_trading_day_positions_cash_and_pnl_to_the_cent(desk: Desk) -> None:
             "daily_unrealized_pnl": row["daily_unrealized_pnl"],
             "position_type": row["position_type"],
             "closing_price": row["closing_price"],
+            "unrealized_pnl_pct": row["unrealized_pnl_pct"],
+            "underlying_instrument_id": row["underlying_instrument_id"],
         } == {
             "quantity": qty,
             "avg_price": str((cost / qty).quantize(D("0.0001"))),
@@ -443,6 +450,9 @@ def test_trading_day_positions_cash_and_pnl_to_the_cent(desk: Desk) -> None:
             "daily_unrealized_pnl": cents(daily - realized),
             "position_type": "LONG" if qty > 0 else "SHORT",
             "closing_price": None,
+            # over the cost basis (a short's: its proceeds), in percent to two places
+            "unrealized_pnl_pct": str(((value - cost) / abs(cost) * 100).quantize(CENT)),
+            "underlying_instrument_id": None,  # stocks: does not apply
         }, symbol
     assert positions["AAPL"]["avg_price"] == "99.8060"
     assert positions["AAPL"]["unrealized_pnl"] == "27.76"
@@ -603,7 +613,7 @@ def test_trading_day_positions_cash_and_pnl_to_the_cent(desk: Desk) -> None:
         },
     )
     desk.settle()
-    assert desk.order(closing["id"], lenient=True)["status"] == "FILLED"
+    assert desk.order(closing["id"])["status"] == "FILLED"
     assert _fill(desk, closing) == (D(25), D("48.51"))
     msft_realized += 25 * (msft_avg - D("48.51"))  # + 36.75
     cash -= 25 * D("48.51")

@@ -4,7 +4,6 @@ against the vendor document's schema, and Decimal helpers for figures computed b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -16,12 +15,6 @@ from tests.schema_check import assert_matches_schema
 
 D = Decimal
 CENT = Decimal("0.01")
-
-# The close-positions seed (../shared/seeds/000_...) shows orders without `client_order_id`,
-# which the vendor schema lists as required: that one violation is expected there.
-_MISSING_CLIENT_ORDER_ID = re.compile(
-    r"^\['data'(, \d+)?\]: 'client_order_id' is a required property$"
-)
 
 
 def cents(value: Decimal) -> str:
@@ -120,11 +113,10 @@ class Desk:
         path: str,
         operation: Callable[..., Any],
         *args: Any,
-        lenient: bool = False,
         **kw: Any,
     ) -> Any:
         """Call an SDK operation's raw form, check status and schema, parse it, return `data`."""
-        return self._call_with_meta(method, path, operation, *args, lenient=lenient, **kw)[0]
+        return self._call_with_meta(method, path, operation, *args, **kw)[0]
 
     def _call_with_meta(
         self,
@@ -132,28 +124,18 @@ class Desk:
         path: str,
         operation: Callable[..., Any],
         *args: Any,
-        lenient: bool = False,
         **kw: Any,
     ) -> tuple[Any, dict[str, Any]]:
         raw = operation(*args, **kw)
         assert 200 <= raw.status_code < 300, raw.text
         body = raw.json()
-        self.check_schema(method, path, body, raw.status_code, lenient)
+        self.check_schema(method, path, body, raw.status_code)
         raw.parse()  # the SDK's own models accept the body
         return body["data"], body["metadata"]
 
-    def check_schema(
-        self, method: str, path: str, body: Any, status: int = 200, lenient: bool = False
-    ) -> None:
-        """The vendor schema; `lenient` lets orders the server made lack `client_order_id`."""
-        try:
-            assert_matches_schema(self.spec, method, path, body, status)
-        except AssertionError as error:
-            if not lenient:
-                raise
-            violations = [line for line in str(error).splitlines() if line.startswith("[")]
-            assert violations, str(error)
-            assert all(_MISSING_CLIENT_ORDER_ID.match(v) for v in violations), violations
+    def check_schema(self, method: str, path: str, body: Any, status: int = 200) -> None:
+        """The body validates against the vendor schema of the operation."""
+        assert_matches_schema(self.spec, method, path, body, status)
 
     @property
     def _orders(self) -> Any:
@@ -181,7 +163,7 @@ class Desk:
         assert placed["client_order_id"] == client_id
         return placed
 
-    def order(self, reference: str, lenient: bool = False) -> dict[str, Any]:
+    def order(self, reference: str) -> dict[str, Any]:
         return dict(
             self._call(
                 "GET",
@@ -189,22 +171,18 @@ class Desk:
                 self._orders.get_order_by_id,
                 reference,
                 account_id=self.account_id,
-                lenient=lenient,
             )
         )
 
-    def orders(self, lenient: bool = False, **filters: Any) -> list[dict[str, Any]]:
-        return list(self.orders_page(lenient, **filters)[0])
+    def orders(self, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.orders_page(**filters)[0])
 
-    def orders_page(
-        self, lenient: bool = False, **filters: Any
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def orders_page(self, **filters: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         return self._call_with_meta(
             "GET",
             "/v1/accounts/{account_id}/orders",
             self._orders.get_orders,
             self.account_id,
-            lenient=lenient,
             **filters,
         )
 
@@ -288,9 +266,10 @@ class Desk:
         return self._closing_orders(raw, "DELETE", "/v1/accounts/{account_id}/positions")
 
     def _closing_orders(self, raw: Any, method: str, path: str) -> list[dict[str, Any]]:
-        """Closing orders: schema-valid, or missing only `client_order_id` as the seed shows."""
+        """Closing orders: schema-valid, each with a server-made `client_order_id`."""
         assert raw.status_code == 200, raw.text
         body = raw.json()
-        self.check_schema(method, path, body, raw.status_code, lenient=True)
+        self.check_schema(method, path, body, raw.status_code)
+        assert all(order["client_order_id"] == order["id"] for order in body["data"])
         raw.parse()
         return list(body["data"])

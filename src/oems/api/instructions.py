@@ -89,7 +89,7 @@ def _row(call: Call, raw: bytes, index: int, body: InstructionBody) -> Instructi
 
 @endpoint(USER, "/v1/accounts/{account_id}/positions/instructions")
 async def submit_instructions(call: Call) -> Any:
-    """Submit instructions: 200 all SENT, 207 some REJECTED, 4xx/5xx by cause when all are."""
+    """Submit instructions: 200 all SENT, 207 some ENGINE_REJECTED, 4xx/5xx by cause when all are."""
     account = granted_account(call)
     raw = await call.body()
     bodies = decode_body(raw, list[InstructionBody])

@@ -17,14 +17,14 @@ from starlette.routing import Route
 from oems.api.pagination import fingerprint, paginate
 from oems.api.params import Query
 from oems.api.wire import USER, Call, Reply, endpoint
-from oems.domain.decimals import fixed, plain
+from oems.domain.decimals import fixed, plain, price
 from oems.domain.errors import InvalidRequest, NotFound
-from oems.domain.instruments import Instrument
+from oems.domain.instruments import SECURITY_TYPES, Instrument
 from oems.domain.timefmt import format_ns
 from oems.market.calendar import REGULAR, TradingCalendar
 from oems.market.instrument_master import EQUITY, OPTION, InstrumentMaster
+from oems.market.quotes import Reference
 
-SECURITY_TYPES = ("COMMON_STOCK", "INDEX", "OPTION", "CASH")
 ASSET_CLASSES = ("EQUITY", "OPTION", "WARRANT", "BOND", "FX", "OTHER")
 CONTRACT_TYPES = ("CALL", "PUT")
 LIST_FLAGS = (
@@ -51,9 +51,15 @@ def _rate(value: Decimal | None) -> str | None:
     return fixed(value, 2) if value is not None else None
 
 
-def render_instrument_core(inst: Instrument) -> dict[str, Any]:
-    """The vendor `InstrumentCore`, as the list and search endpoints show it."""
+def render_instrument(inst: Instrument, reference: Reference) -> dict[str, Any]:
+    """The vendor `Instrument` (and `InstrumentCore`, the same fields): reference data, margin
+    rates, and the figures market data gives (`previous_close`, `adv`, `notional_adv`)."""
+    close = reference.previous_close
+    adv = reference.adv
+    notional = adv * close * inst.multiplier if adv is not None and close is not None else None
     return {
+        "adv": str(adv) if adv is not None else None,
+        "cax_adjusted_previous_close": None,  # no corporate actions are simulated
         "country_of_issue": inst.country_of_issue,
         "currency": inst.currency,
         "easy_to_borrow": inst.easy_to_borrow,
@@ -66,18 +72,21 @@ def render_instrument_core(inst: Instrument) -> dict[str, Any]:
         "is_short_prohibited": inst.is_short_prohibited,
         "is_threshold_security": inst.is_threshold_security,
         "is_tradable": inst.is_tradable,
+        "long_margin_rate": _rate(inst.long_margin_rate),
         "name": inst.name,
+        "notional_adv": fixed(notional, 0) if notional is not None else None,
+        "previous_close": price(close) if close is not None else None,
+        "short_margin_rate": _rate(inst.short_margin_rate),
         "symbol": inst.symbol,
         "venue": inst.venue,
     }
 
 
-def render_instrument(inst: Instrument) -> dict[str, Any]:
-    """The vendor `Instrument` (details): the core fields plus the margin rates."""
-    out = render_instrument_core(inst)
-    out["long_margin_rate"] = _rate(inst.long_margin_rate)
-    out["short_margin_rate"] = _rate(inst.short_margin_rate)
-    return out
+def _rendered(call: Call, instruments: Iterable[Instrument]) -> list[dict[str, Any]]:
+    """Each instrument rendered with the market figures of the trading day in force now."""
+    market = call.runtime.market_data
+    now = call.runtime.engine.now_ns()
+    return [render_instrument(inst, market.reference(inst, now)) for inst in instruments]
 
 
 def render_expiry_dates(master: InstrumentMaster, inst: Instrument, out: dict[str, Any]) -> None:
@@ -100,8 +109,11 @@ def render_expiry_dates(master: InstrumentMaster, inst: Instrument, out: dict[st
     out["options_expiry_dates"] = list(settles)
 
 
-def render_contract(inst: Instrument, calendar: TradingCalendar | None = None) -> dict[str, Any]:
-    """The vendor `OptionsContract`; `last_trade_cutoff` is the expiry day's regular close."""
+def render_contract(
+    inst: Instrument, reference: Reference, calendar: TradingCalendar | None = None
+) -> dict[str, Any]:
+    """The vendor `OptionsContract`; `last_trade_cutoff` is the expiry day's regular close,
+    `open_interest` the trading day's in force (null where market data does not know it)."""
     terms = inst.option
     assert terms is not None, f"{inst.symbol} is not an option"
     out: dict[str, Any] = {
@@ -117,6 +129,7 @@ def render_contract(inst: Instrument, calendar: TradingCalendar | None = None) -
         "is_tradable": inst.is_tradable,
         "listing_type": "STANDARD",
         "multiplier": plain(terms.multiplier),
+        "open_interest": reference.open_interest,
         "strike_price": plain(terms.strike),
         "symbol": inst.symbol,
         "underlying_instrument_id": str(terms.underlying_id),
@@ -187,7 +200,7 @@ async def get_instruments(call: Call) -> Any:
     filtered = instrument_type is not None or chosen is not None or wanted
     items = [(n, inst) for n, inst in everything if matches(inst)] if filtered else list(everything)
     page, meta = _page(query, items, fingerprint("instruments", instrument_type, ids, wanted))
-    return Reply([render_instrument_core(inst) for inst in page], meta)
+    return Reply(_rendered(call, page), meta)
 
 
 def _asset_classes(query: Query) -> set[str]:
@@ -229,7 +242,7 @@ async def search_instruments(call: Call) -> Any:
         "search", q, sorted(classes), include_inactive, include_ptp, currency, country
     )
     page, meta = _page(query, _indexed(results), filters, SEARCH_MAX_PAGE_SIZE)
-    return Reply([render_instrument_core(inst) for inst in page], meta)
+    return Reply(_rendered(call, page), meta)
 
 
 @endpoint(USER, "/v1/instruments/options/contracts")
@@ -274,7 +287,12 @@ async def get_option_contracts(call: Call) -> Any:
     )
     page, meta = _page(query, _indexed(selected), filters)
     calendar = call.runtime.calendar
-    return Reply([render_contract(option, calendar) for option in page], meta)
+    market = call.runtime.market_data
+    now = call.runtime.engine.now_ns()
+    return Reply(
+        [render_contract(option, market.reference(option, now), calendar) for option in page],
+        meta,
+    )
 
 
 @endpoint(USER, "/v1/instruments/{instrument_id}")
@@ -287,7 +305,7 @@ async def get_instrument(call: Call) -> Any:
     inst = master.resolve(text)
     if inst is None:
         raise not_found(text)
-    out = render_instrument(inst)
+    (out,) = _rendered(call, [inst])
     if include_expiries:
         render_expiry_dates(master, inst, out)
     return out

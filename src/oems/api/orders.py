@@ -20,14 +20,13 @@ from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain import orders as o
 from oems.domain.decimals import parse_decimal, plain, price
 from oems.domain.errors import InvalidRequest, NotFound, OemsError
-from oems.domain.instruments import Instrument
+from oems.domain.instruments import SECURITY_TYPES, Instrument
 from oems.domain.order_rules import order_error, validate_order, validate_strategy
 from oems.domain.orders import LegRequest, Order, OrderRequest, StrategyRequest
 from oems.domain.positions import Execution
 from oems.domain.timefmt import format_ns, parse_iso
 from oems.engine import commands as cmd
 
-SECURITY_TYPES = ("COMMON_STOCK", "INDEX", "OPTION", "CASH")
 ORDER_STATUSES = (
     "PENDING_NEW",
     "NEW",
@@ -66,6 +65,9 @@ class NewOrderBody(msgspec.Struct):
         "GOOD_TILL_DATE",
         "AT_THE_OPENING",
         "AT_THE_CLOSE",
+        "GOOD_TILL_CROSSING",
+        "GOOD_THROUGH_CROSSING",
+        "AT_CROSSING",
     ]
     id: str | None = None
     symbol: str | None = None
@@ -110,6 +112,9 @@ class AnyOrderBody(msgspec.Struct):
             "GOOD_TILL_DATE",
             "AT_THE_OPENING",
             "AT_THE_CLOSE",
+            "GOOD_TILL_CROSSING",
+            "GOOD_THROUGH_CROSSING",
+            "AT_CROSSING",
         ]
         | None
     ) = None

@@ -44,11 +44,7 @@ def render_position(position: Position, mark: Decimal | None) -> dict[str, Any]:
     """The contract's `Position`, valued at `mark`."""
     value = value_position(position, mark)
     avg = position.avg_price
-    percent = (
-        fixed(value.daily_unrealized_pnl / value.daily_baseline * PERCENT, 2)
-        if value.daily_baseline
-        else None
-    )
+    percent = _percent(value.daily_unrealized_pnl, value.daily_baseline)
     return {
         "account_id": position.account_id,
         "available_quantity": plain(position.available_quantity),
@@ -66,8 +62,17 @@ def render_position(position: Position, mark: Decimal | None) -> dict[str, Any]:
         "position_type": "LONG" if position.quantity > 0 else "SHORT",
         "quantity": plain(position.quantity),
         "symbol": position.symbol,
+        "underlying_instrument_id": str(position.underlying_instrument_id)
+        if position.underlying_instrument_id is not None
+        else None,
         "unrealized_pnl": money(value.unrealized_pnl),
+        "unrealized_pnl_pct": _percent(value.unrealized_pnl, abs(position.cost)),
     }
+
+
+def _percent(pnl: Decimal, baseline: Decimal) -> str | None:
+    """`pnl` as a percentage of `baseline` to two places, None when there is no baseline."""
+    return fixed(pnl / baseline * PERCENT, 2) if baseline else None
 
 
 _SORTERS = {

@@ -74,23 +74,46 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def json_response(payload: dict[str, Any], status: int, request_id: str) -> Response:
-    """Serialise an envelope with orjson and tag it with `X-Request-Id`."""
+# Answers a retry cannot change: the official SDKs retry 409 (and 5xx) unless told not to.
+NOT_RETRYABLE = frozenset({400, 401, 403, 404, 409, 422})
+RETRY_LATER = frozenset({429, 503})
+DEFAULT_RETRY_AFTER_SECONDS = 1
+
+
+def retry_headers(status: int, retry_after: int | None = None) -> dict[str, str]:
+    """The headers that tell a client whether to retry: `x-should-retry: false` on 400, 401,
+    403, 404, 409 and 422; `Retry-After` in whole seconds (`retry_after`, else 1) on 429 and 503."""
+    if status in NOT_RETRYABLE:
+        return {"x-should-retry": "false"}
+    if status in RETRY_LATER:
+        seconds = DEFAULT_RETRY_AFTER_SECONDS if retry_after is None else max(retry_after, 0)
+        return {"Retry-After": str(seconds)}
+    return {}
+
+
+def json_response(
+    payload: dict[str, Any], status: int, request_id: str, retry_after: int | None = None
+) -> Response:
+    """Serialise an envelope with orjson, tag it with `X-Request-Id` and the retry headers."""
     return Response(
         orjson.dumps(payload),
         status_code=status,
         media_type="application/json",
-        headers={"X-Request-Id": request_id},
+        headers={"X-Request-Id": request_id, **retry_headers(status, retry_after)},
     )
 
 
-def error_response(error: OemsError, request_id: str) -> Response:
-    """The contract's error body: `{error: {code, message, details?}, metadata: {request_id}}`."""
+def error_response(error: OemsError, request_id: str, retry_after: int | None = None) -> Response:
+    """The contract's error body: `{error: {code, message, details?}, metadata: {request_id}}`,
+    with the retry headers of its status (`retry_after` seconds on a 429 or 503)."""
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.details:
         body["details"] = error.details
     return json_response(
-        {"error": body, "metadata": {"request_id": request_id}}, error.code, request_id
+        {"error": body, "metadata": {"request_id": request_id}},
+        error.code,
+        request_id,
+        retry_after,
     )
 
 

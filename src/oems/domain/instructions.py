@@ -7,7 +7,9 @@ instruction (which then stays in force). Every status change goes through `TRANS
 
 Rows refused before acceptance (duplicates, DO_NOT_EXERCISE / CONTRARY_EXERCISE away from the
 expiration date, too small a position, an unknown instrument, the clearing service unavailable)
-are never stored: they exist only in the submit response, with the nil id.
+are `ENGINE_REJECTED` (the seeds' status for a refusal raised before the instruction reached the
+clearing venue; `REJECTED` is the venue's own) and never stored: they exist only in the submit
+response, with the nil id.
 """
 
 from __future__ import annotations
@@ -27,13 +29,23 @@ EXPIRY_DAY_ONLY = (DO_NOT_EXERCISE, CONTRARY_EXERCISE)
 # Statuses (the contract's PositionInstructionStatus).
 SENT = "SENT"
 ACCEPTED = "ACCEPTED"
-REJECTED = "REJECTED"
+REJECTED = "REJECTED"  # by the clearing venue
+ENGINE_REJECTED = "ENGINE_REJECTED"  # by the service, before the clearing venue saw it
 CANCEL_REQUESTED = "CANCEL_REQUESTED"
 CANCELLED = "CANCELLED"
 CANCEL_FAILED = "CANCEL_FAILED"
 UNKNOWN = "UNKNOWN"
-STATUSES = (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN)
-TERMINAL = frozenset({ACCEPTED, REJECTED, CANCELLED, CANCEL_FAILED})
+STATUSES = (
+    SENT,
+    ACCEPTED,
+    REJECTED,
+    ENGINE_REJECTED,
+    CANCEL_REQUESTED,
+    CANCELLED,
+    CANCEL_FAILED,
+    UNKNOWN,
+)
+TERMINAL = frozenset({ACCEPTED, REJECTED, ENGINE_REJECTED, CANCELLED, CANCEL_FAILED})
 AWAITING_CLEARING = frozenset({SENT, CANCEL_REQUESTED})
 
 # What happens to an instruction; with its status, it decides the next status.
@@ -141,7 +153,7 @@ def refused(
     code: int,
     reason: str,
 ) -> RowOutcome:
-    """A row refused before acceptance: REJECTED with the nil id, never stored.
+    """A row refused before acceptance: ENGINE_REJECTED with the nil id, never stored.
 
     An instrument that did not resolve is echoed as given: a UUID as the id, anything else as
     the symbol.
@@ -161,7 +173,7 @@ def refused(
             instrument_id=instrument_id,
             symbol=symbol,
             quantity=request.quantity,
-            status=REJECTED,
+            status=ENGINE_REJECTED,
             rejection_reason=reason,
         ),
         code,

@@ -8,6 +8,9 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+# The contract's SecurityType, with the seeds' newer PREFERRED_STOCK and OTHER.
+SECURITY_TYPES = ("COMMON_STOCK", "PREFERRED_STOCK", "INDEX", "OPTION", "CASH", "OTHER")
+
 _OSI = re.compile(r"^([A-Z0-9.]{1,6}) *(\d{6})([CP])(\d{8})$")
 
 
@@ -32,7 +35,7 @@ class Instrument:
     id: uuid.UUID
     symbol: str
     name: str
-    instrument_type: str  # SecurityType: COMMON_STOCK | OPTION | INDEX | CASH
+    instrument_type: str  # one of SECURITY_TYPES
     venue: str
     reference_price: Decimal  # the seed price synthetic market data starts from
     is_etf: bool = False

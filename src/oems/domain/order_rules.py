@@ -5,7 +5,8 @@ Decisions where the contract is silent (the README repeats them):
 - Fractional quantities: only for fractionable instruments, MARKET or LIMIT, time in force DAY,
   regular hours only. Options trade in whole contracts.
 - `extended_hours: true`: equities only, LIMIT orders, DAY / GOOD_TILL_CANCEL / GOOD_TILL_DATE.
-- IMMEDIATE_OR_CANCEL, FILL_OR_KILL, AT_THE_OPENING and AT_THE_CLOSE: MARKET or LIMIT only.
+- IMMEDIATE_OR_CANCEL, FILL_OR_KILL, AT_THE_OPENING, AT_THE_CLOSE, AT_CROSSING and
+  GOOD_THROUGH_CROSSING: MARKET or LIMIT only (an auction needs a price rule).
 - Tick size: 0.01 at or above $1, 0.0001 below, for limit and stop prices and price offsets.
 """
 
@@ -110,7 +111,7 @@ def validate_order(request: OrderRequest, index: int) -> None:
         raise order_error(
             index, "expires_at", "expires_at is allowed only for GOOD_TILL_DATE orders"
         )
-    if tif in (o.IOC, o.FOK, o.OPG, o.CLS) and kind not in (o.MARKET, o.LIMIT):
+    if tif in (o.IOC, o.FOK, *o.AUCTION_ONLY, o.GTC_THROUGH) and kind not in (o.MARKET, o.LIMIT):
         raise order_error(index, "time_in_force", f"{tif} accepts only MARKET or LIMIT orders")
     if r.extended_hours:
         if r.instrument_type == "OPTION":

@@ -34,7 +34,12 @@ FOK = "FILL_OR_KILL"
 GTD = "GOOD_TILL_DATE"
 OPG = "AT_THE_OPENING"
 CLS = "AT_THE_CLOSE"
-TIMES_IN_FORCE = (DAY, GTC, IOC, FOK, GTD, OPG, CLS)
+# Crossings are the opening and closing auctions (the seeds' newer enum; the README defines them).
+GTX = "GOOD_TILL_CROSSING"  # continuous session only; canceled as the closing crossing starts
+GTC_THROUGH = "GOOD_THROUGH_CROSSING"  # continuous session, then the closing crossing
+AT_CROSSING = "AT_CROSSING"  # only the next crossing, opening or closing
+TIMES_IN_FORCE = (DAY, GTC, IOC, FOK, GTD, OPG, CLS, GTX, GTC_THROUGH, AT_CROSSING)
+AUCTION_ONLY = (OPG, CLS, AT_CROSSING)  # never work in the continuous session
 
 PENDING_NEW = "PENDING_NEW"
 NEW = "NEW"
@@ -135,7 +140,7 @@ class Order:
     queue_state: str | None = None
     releases_ns: int | None = None
     expiry_ns: int | None = None  # when the venue expires it (DAY close, GTD instant)
-    auction_ns: int | None = None  # AT_THE_CLOSE: the closing auction it joins
+    auction_ns: int | None = None  # the closing auction it joins (or, GTX, is canceled at)
     venue_due_ns: int | None = None  # when the venue answers a pending new, cancel or replace
     triggered: bool = False  # a stop or trailing stop whose trigger was reached
     trailing_stop_px: Decimal | None = None

@@ -310,6 +310,8 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         hold_per_unit=e.hold_per_unit,
         venue_due_ns=e.venue_due_ns,
         releases_ns=e.releases_ns,
+        # Received while its session is closed: it waits for the release from the start.
+        queue_state=o.AWAITING_RELEASE if e.releases_ns is not None else None,
         expiry_ns=e.expiry_ns,
         auction_ns=e.auction_ns,
         legs=[
@@ -376,7 +378,8 @@ def _order_acknowledged(state: TradingState, e: ev.OrderAcknowledged) -> None:
     order = state.orders[e.order_id]
     _move(state, order, o.ACK, e.ts_ns)
     order.venue_due_ns = None
-    order.queue_state = e.queue_state
+    if e.queue_state is not None:  # never undoes a release that came before the answer
+        order.queue_state = e.queue_state
 
 
 def _order_released(state: TradingState, e: ev.OrderReleased) -> None:

@@ -3,7 +3,7 @@
 The clearing service is simulated on the market clock, deterministically:
 
 - A submitted row is checked at once; a row that passes is `SENT` and stored, one that fails is
-  `REJECTED` in the response only (see `oems.domain.instructions`). The checks, in order: the
+  `ENGINE_REJECTED` in the response only (see `oems.domain.instructions`). The checks, in order: the
   `instruction_id` is not already used in the account nor earlier in the batch (409); the
   instrument resolves (404); it is an option contract, the quantity a positive whole number,
   the contract not expired, DO_NOT_EXERCISE / CONTRARY_EXERCISE only on its expiration date,
@@ -268,7 +268,8 @@ def processing_due(engine: Engine, now: int) -> int:
 
 
 def submit_instructions(engine: Engine, c: cmd.SubmitInstructions) -> list[RowOutcome]:
-    """Accept each row that passes (SENT, stored) and refuse the others (REJECTED, not stored)."""
+    """Accept each row that passes (SENT, stored) and refuse the others (ENGINE_REJECTED, not
+    stored)."""
     state = engine.state
     account = engine.account(c.account_id)
     if not c.rows:

@@ -108,14 +108,17 @@ def placement(
         if day.is_trading_day:
             windows = [day.sessions[name] for name in names if name in day.sessions]
             start, end = windows[0][0], windows[-1][1]
-            if tif == o.CLS and now < end:
-                return None, None, end
-            if tif == o.OPG and now < start:
+            opening = tif == o.OPG or (tif == o.AT_CROSSING and now < start)
+            if opening and now < start:
                 return start, None, None
-            if tif not in (o.CLS, o.OPG) and now < end:
+            if tif in (o.CLS, o.AT_CROSSING) and now < end:
+                return None, None, end
+            if tif not in o.AUCTION_ONLY and now < end:
                 releases = start if now < start else None
                 expiry = end if tif == o.DAY else request.expires_ns
-                return releases, expiry, None
+                # The closing crossing ends a crossing order: it joins it, or is canceled there.
+                auction = end if tif in (o.GTX, o.GTC_THROUGH) else None
+                return releases, expiry, auction
         date = calendar.next_trading_day(date)
     raise InvalidRequest("no trading session in the coming days")
 
@@ -715,6 +718,7 @@ def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
             continue
         instrument = engine.instruments.get(position.instrument_id)
         assert instrument is not None
+        order_id = engine.ids.uuid7(now)
         request = OrderRequest(
             instrument_id=instrument.id,
             symbol=instrument.symbol,
@@ -724,8 +728,8 @@ def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
             order_type=o.MARKET,
             time_in_force=o.DAY,
             quantity=quantity,
+            client_order_id=str(order_id),  # server-made, as for any order sent without `id`
         )
-        order_id = engine.ids.uuid7(now)
         out.append(
             _accept(engine, c.account_id, request, instrument, order_id, True, Decimal(0), now)
         )

@@ -25,6 +25,11 @@ Fill model (deterministic; the README documents it):
   auction at the opening / closing price (the midpoint at that instant), or are canceled when
   a limit forbids it. DAY orders expire at their session's close, GOOD_TILL_DATE at
   `expires_at`.
+- Crossings are the opening and closing auctions. AT_CROSSING joins only the next one (the
+  opening if received before it, else the closing) as AT_THE_OPENING / AT_THE_CLOSE do.
+  GOOD_TILL_CROSSING works in the continuous session and is canceled as the closing crossing
+  starts; GOOD_THROUGH_CROSSING works in the continuous session, then joins the closing
+  crossing, and what that leaves is canceled.
 """
 
 from __future__ import annotations
@@ -225,7 +230,7 @@ class Venue:
                 reason = faults.reject_reason or "Rejected by venue"
                 emit(ev.OrderRejected(ts_ns=now, order_id=order.id, reason=reason))
                 return
-            waiting = order.releases_ns is not None or order.time_in_force in (o.OPG, o.CLS)
+            waiting = order.releases_ns is not None or order.time_in_force in o.AUCTION_ONLY
             queue_state = o.AWAITING_RELEASE if order.releases_ns is not None else None
             emit(ev.OrderAcknowledged(ts_ns=now, order_id=order.id, queue_state=queue_state))
             if not waiting:
@@ -241,20 +246,23 @@ class Venue:
 
     def _release(self, order: Order, now: int) -> None:
         self.engine.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
-        if order.time_in_force == o.OPG:
+        if order.time_in_force in (o.OPG, o.AT_CROSSING):
             self._auction(order, now)
-        elif order.status not in (o.PENDING_NEW, o.PENDING_CANCEL) and order.auction_ns is None:
+        elif order.status not in (o.PENDING_NEW, o.PENDING_CANCEL) and self._may_work(order):
             self._activate(order, now)
 
     def _auction(self, order: Order, now: int) -> None:
         """Fill an opening or closing auction order in full at the auction price, or cancel it."""
         if order.status in (o.PENDING_NEW, o.PENDING_CANCEL):
             return
+        if order.time_in_force == o.GTX:
+            self._cancel(order, now, "Good-till-crossing: canceled as the closing crossing starts")
+            return
         instrument = self._instrument(order)
         quote = self.engine.market_quote(instrument, now)
         price = spot_price(quote)
         leaves = order.quantity - order.filled_quantity
-        name = "opening" if order.time_in_force == o.OPG else "closing"
+        name = "opening" if order.auction_ns is None else "closing"
         if price is None:
             self._cancel(order, now, f"No {name} price: unfilled quantity canceled")
             return
@@ -308,9 +316,8 @@ class Venue:
 
     def _may_work(self, order: Order) -> bool:
         """Free to trade once acknowledged: not waiting for its session or an auction."""
-        return order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in (
-            o.OPG,
-            o.CLS,
+        return (
+            order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in o.AUCTION_ONLY
         )
 
     def _book_for(self, order: Order) -> Book:

@@ -103,7 +103,7 @@ def _seed_rows() -> tuple[_EquityRow, ...]:
             id=stable_uuid("equity", symbol),
             symbol=symbol,
             name=rec["name"].strip(),
-            instrument_type=COMMON_STOCK,
+            instrument_type=rec["instrument_type"].strip() or COMMON_STOCK,
             venue=rec["venue"].strip(),
             reference_price=Decimal(rec["reference_price"]),
             is_etf=_flag(rec["is_etf"]),

@@ -143,6 +143,21 @@ class DailyBar:
     open_interest: int | None = None  # options only
 
 
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What an instrument's definition shows from market data on a trading day: the previous
+    trading day's close, the average daily volume (shares or contracts) and, for options, the
+    open interest; None where the source does not know it."""
+
+    previous_close: Decimal | None = None
+    adv: int | None = None
+    open_interest: int | None = None
+
+
+NO_REFERENCE = Reference()
+ADV_DAYS = 20  # the trading days an average daily volume is taken over, where it is measured
+
+
 class QuoteSource(Protocol):
     """Where quotes come from. Both methods are pure functions of their arguments."""
 
@@ -518,10 +533,7 @@ class SyntheticSource:
         mids = day.mids
         now_mid = mids[m] + (mids[m + 1] - mids[m]) * frac
         seen = mids[: m + 1]
-        previous_close = None
-        if index > 0:
-            prior = self.trading_days.window(index - 1)
-            previous_close = _last_price(self._day(sym, prior).mids[prior.close_m])
+        previous_close = self._previous_close(instrument, window)
         index_level = instrument.instrument_type == "INDEX"
         return DailyBar(
             trade_date=date,
@@ -590,13 +602,6 @@ class SyntheticSource:
         m, frac = _minute(window, t)
         now_cents = self._option_cents_at(option, underlier, window, t)
         seen = theos[: m // _OPTION_BAR_STEP + 1]
-        previous_close = None
-        if window.index > 0:
-            prior = self.trading_days.window(window.index - 1)
-            if prior.date <= terms.expiry:
-                close_ns = prior.start_ns + prior.close_m * _NS_PER_MINUTE
-                cents = self._option_cents_at(option, underlier, prior, close_ns)
-                previous_close = cents * _CENT
         return DailyBar(
             trade_date=window.date,
             open=theos[0] * _CENT,
@@ -604,9 +609,43 @@ class SyntheticSource:
             low=min(min(seen), now_cents) * _CENT,
             close=now_cents * _CENT,
             volume=day.cum_volume[m] + int(day.minute_volume[m] * frac),
-            previous_close=previous_close,
+            previous_close=self._previous_close(option, window),
             open_interest=day.open_interest,
         )
+
+    def reference(self, instrument: Instrument, date: dt.date) -> Reference:
+        """The definition figures of trading day `date`: the prior day's synthetic close, the
+        symbol's model daily volume (what its days' volumes are drawn around) and, for an
+        option, the day's open interest (as its daily bar shows)."""
+        index = self.trading_days.index.get(date)
+        if index is None or instrument.instrument_type == "CASH":
+            return NO_REFERENCE
+        window = self.trading_days.window(index)
+        sym = self._symbol(instrument)
+        terms = instrument.option
+        open_interest = None
+        if terms is not None and date <= terms.expiry:
+            open_interest = self._day(sym, window).open_interest
+        return Reference(
+            previous_close=self._previous_close(instrument, window),
+            adv=None if instrument.instrument_type == "INDEX" else round(sym.adv),
+            open_interest=open_interest,
+        )
+
+    def _previous_close(self, instrument: Instrument, window: _Window) -> Decimal | None:
+        """The synthetic close of the trading day before `window` (None for the first day, and
+        for an option the day after its expiry)."""
+        if window.index == 0:
+            return None
+        prior = self.trading_days.window(window.index - 1)
+        terms = instrument.option
+        if terms is None:
+            return _last_price(self._day(self._symbol(instrument), prior).mids[prior.close_m])
+        underlier = self._underlier(instrument)
+        if underlier is None or prior.date > terms.expiry:
+            return None
+        close_ns = prior.start_ns + prior.close_m * _NS_PER_MINUTE
+        return self._option_cents_at(instrument, underlier, prior, close_ns) * _CENT
 
     def _option_cents_at(
         self, option: Instrument, underlier: Instrument, window: _Window, t: int
@@ -1409,18 +1448,41 @@ class MarketData:
             return replayed.daily_bar(instrument, date, as_of_ns)
         return self.source.daily_bar(instrument, date, as_of_ns)
 
-    def previous_close(self, instrument: Instrument, date: dt.date) -> Decimal | None:
-        """The official close of the last trading day before `date` that has data."""
-        probe = self.trading_days.previous(date)
-        for _ in range(10):
+    def reference(self, instrument: Instrument, now_ns: int) -> Reference:
+        """The definition figures of the trading day in force at `now_ns`.
+
+        From the synthetic model while the symbol is not replayed; otherwise measured from the
+        daily bars (replayed or sourced): the close of the last earlier day with trades, the
+        mean volume of the last `ADV_DAYS` days with trades, today's open interest. A pinned
+        quote changes the quote, not the history.
+        """
+        window = self.trading_days.window_at(now_ns)
+        if window is None:
+            return NO_REFERENCE
+        source = self.source
+        replayed = bool(self.replayed.series) and self.replayed.covers(instrument, now_ns)
+        if isinstance(source, SyntheticSource) and not replayed:
+            return source.reference(instrument, window.date)
+        if isinstance(source, ManualSource) and not replayed:
+            return NO_REFERENCE
+        today = self._bar(instrument, window.date, now_ns)
+        closes: list[Decimal] = []
+        volumes: list[int] = []
+        probe = self.trading_days.previous(window.date)
+        for _ in range(ADV_DAYS):
             if probe is None:
-                return None
+                break
             end = self.calendar.day(probe).sessions[REGULAR][1]
             bar = self._bar(instrument, probe, end)
             if bar is not None and bar.close is not None:
-                return bar.close
+                closes.append(bar.close)
+                volumes.append(bar.volume)
             probe = self.trading_days.previous(probe)
-        return None
+        return Reference(
+            previous_close=closes[0] if closes else None,
+            adv=round(sum(volumes) / len(volumes)) if volumes else None,
+            open_interest=today.open_interest if today is not None else None,
+        )
 
     def underlier(self, option: Instrument) -> Instrument | None:
         """The underlier of an option, through the resolver (cached)."""
