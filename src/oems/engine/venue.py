@@ -316,9 +316,7 @@ class Venue:
 
     def _may_work(self, order: Order) -> bool:
         """Free to trade once acknowledged: not waiting for its session or an auction."""
-        return (
-            order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in o.AUCTION_ONLY
-        )
+        return order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in o.AUCTION_ONLY
 
     def _book_for(self, order: Order) -> Book:
         key = (order.instrument_id, bool(order.extended_hours))
