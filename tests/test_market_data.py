@@ -269,14 +269,14 @@ def test_market_data_previous_close_and_session_bar(
     wednesday_close = source.quote(ACME, et(WED, 16))
     assert thursday_bar is not None and wednesday_close is not None
     assert thursday_bar.previous_close == wednesday_close.last
-    assert market.previous_close(ACME, THU) == wednesday_close.last
+    assert market.reference(ACME, et(THU, 10)).previous_close == wednesday_close.last
     # On a Saturday (and Monday before 04:00) the session in force is Friday's.
     friday = dt.date(2026, 3, 6)
     weekend_bar = market.daily_bar(ACME, et(SAT, 12))
     assert weekend_bar is not None and weekend_bar.trade_date == friday
     monday_early = market.daily_bar(ACME, et(MON, 3))
     assert monday_early is not None and monday_early.trade_date == friday
-    assert market.previous_close(ACME, MON) == market.previous_close(ACME, SAT)
+    assert market.reference(ACME, et(MON, 3)) == market.reference(ACME, et(SAT, 12))
 
 
 # ---- options ---------------------------------------------------------------------------
@@ -452,7 +452,7 @@ def test_manual_source_has_only_pins(calendar: TradingCalendar) -> None:
     assert market.quote(ACME, now) is None
     assert market.quote(ACME_CALL, now) is None
     assert market.daily_bar(ACME, now) is None
-    assert market.previous_close(ACME, WED) is None
+    assert market.reference(ACME, now).previous_close is None
     pins["ACME"] = PinnedQuote(None, Decimal("101.00"), 0, 100, None, now)
     one_sided = market.quote(ACME, now)
     assert one_sided is not None and one_sided.mid is None and one_sided.volume == 0
