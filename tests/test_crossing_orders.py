@@ -89,7 +89,9 @@ def test_good_till_crossing_works_then_is_canceled_as_the_closing_crossing_start
             account, request("AAPL", o.BUY, "10", o.LIMIT, limit_price="99.00", time_in_force=o.GTX)
         )
         assert resting.status == o.NEW
-        # The closing auction would fill at 100.01: a GTX order takes no part in it.
+        await desk.quote("AAPL", "100.00", "100.04")  # the ask moves above both limits
+        # The closing auction's price (the midpoint, 100.02) reaches the 100.02 limit: a GTX
+        # order takes no part in it.
         await desk.advance_to(DAY1_CLOSE)
         for order in (partial, resting):
             assert order.status == o.CANCELED
