@@ -368,8 +368,9 @@ def run_handlers(
         if timer is not None:
             timer.on = False
         pending, engine._pending = engine._pending, []
-        if pending:
-            journal.append(pending)
+        rows, engine._rows = engine._rows, []
+        if rows:
+            journal.append(rows)
         t3 = clock()
         if timer is not None:
             timer.on = True
@@ -388,8 +389,9 @@ def run_handlers(
     handler_s += t1 - t0
     cpu_s += cpu_clock() - c0
     pending, engine._pending = engine._pending, []
-    if pending:
-        journal.append(pending)
+    rows, engine._rows = engine._rows, []
+    if rows:
+        journal.append(rows)
         journal_s += clock() - t1
         events += len(pending)
     windows = -(-done // window)

@@ -27,7 +27,7 @@ from oems.domain.state import FIRST_ACCOUNT_ID, TradingState
 from oems.engine.engine import Engine
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
-from oems.store.journal import Journal
+from oems.store.journal import Journal, encode_rows
 from oems.store.snapshots import collector_paused
 
 START_NS = 1_760_538_600_000_000_000  # 2025-10-15T14:30:00Z
@@ -173,7 +173,7 @@ def write(journal: Journal, events: Iterator[ev.Event], count: int, batch: int) 
     remaining = count
     while remaining:
         chunk = [next(events) for _ in range(min(batch, remaining))]
-        journal.append(chunk)
+        journal.append(encode_rows(chunk))
         remaining -= len(chunk)
 
 

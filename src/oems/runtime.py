@@ -125,6 +125,8 @@ class Runtime:
             await asyncio.sleep(TICK_SECONDS)
             if self.clock.mode == SIMULATED and self.clock.speed == 0:
                 continue
+            if self.engine.journal_failure is not None:
+                continue  # writes are refused until a restart; /healthz says why
             if self.engine.work_due() or self.engine.venue.has_working_orders:
                 try:
                     await self.engine.execute(cmd.RunDue())

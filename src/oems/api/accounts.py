@@ -9,13 +9,14 @@ import msgspec
 from starlette.routing import Route
 
 from oems.api.access import granted_account
-from oems.api.jsonbody import decode_body, value_error
+from oems.api.jsonbody import decode_body
 from oems.api.pagination import fingerprint, paginate
 from oems.api.params import Query
+from oems.api.values import optional_decimal
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain.accounts import Account, DaySegment
 from oems.domain.balances import AccountValue
-from oems.domain.decimals import money, parse_decimal
+from oems.domain.decimals import NOTIONAL, money
 from oems.domain.errors import InvalidRequest
 from oems.engine import commands as cmd
 
@@ -107,12 +108,7 @@ async def patch_account(call: Call) -> Any:
     body = decode_body(raw, _AccountSettingsBody)
     if body.risk is None:
         raise InvalidRequest("Nothing to update: the request sets no account setting")
-    limit: Decimal | None = None
-    if body.risk.max_notional is not None:
-        try:
-            limit = parse_decimal(body.risk.max_notional)
-        except ValueError as exc:
-            raise value_error(("risk", "max_notional"), str(exc), raw) from None
+    limit = optional_decimal(body.risk.max_notional, NOTIONAL, ("risk", "max_notional"), raw)
     await call.runtime.engine.execute(cmd.UpdateRiskSettings(account.id, limit))
     return render_settings(account)
 

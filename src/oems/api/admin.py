@@ -15,11 +15,12 @@ from starlette.routing import Route
 from oems.api.accounts import render_account
 from oems.api.jsonbody import decode_body, value_error
 from oems.api.params import path_int
+from oems.api.values import optional_decimal, wire_decimal, wire_text
 from oems.api.wire import ADMIN, Call, Reply, endpoint
 from oems.domain.accounts import ApiKey, digest_secret
-from oems.domain.decimals import money, parse_decimal, plain
+from oems.domain.decimals import CASH, PRICE, money, plain
 from oems.domain.errors import InvalidRequest, NotFound
-from oems.domain.timefmt import format_ns, parse_iso
+from oems.domain.timefmt import NS_PER_SECOND, format_ns, parse_iso
 from oems.engine import commands as cmd
 from oems.engine.sandbox import SANDBOX_ACCOUNTS
 from oems.market.quotes import ReplayRow, ReplayRowError, append_replay_csv, parse_replay_row
@@ -33,20 +34,15 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _decimal(raw: bytes, path: tuple[str, ...], text: str | None) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return parse_decimal(text)
-    except ValueError as exc:
-        raise value_error(path, str(exc), raw) from None
+MAX_ADVANCE_SECONDS = 366 * 86_400
+ADVANCE_CHUNK_NS = 86_400 * NS_PER_SECOND
 
 
 def _instant(text: str, name: str) -> int:
     try:
         return parse_iso(text)
-    except ValueError:
-        raise InvalidRequest(f"`{name}` must be an ISO-8601 instant, got `{text}`") from None
+    except ValueError as exc:
+        raise InvalidRequest(f"`{name}` must be an ISO-8601 instant: {exc}") from None
 
 
 def render_clock(call: Call) -> dict[str, Any]:
@@ -94,15 +90,21 @@ async def advance_clock(call: Call) -> Any:
     body = decode_body(await call.body(), _AdvanceBody)
     if (body.seconds is None) == (body.to is None):
         raise InvalidRequest("Give exactly one of `seconds` or `to`")
+    engine = call.runtime.engine
     if body.to is not None:
         target = _instant(body.to, "to")
     else:
         assert body.seconds is not None
-        if body.seconds < 0:
-            raise InvalidRequest("`seconds` must not be negative")
-        target = call.runtime.engine.now_ns() + int(Decimal(str(body.seconds)) * 1_000_000_000)
-    await call.runtime.engine.execute(cmd.AdvanceClock(target))
-    return render_clock(call)
+        if not 0 <= body.seconds <= MAX_ADVANCE_SECONDS:
+            raise InvalidRequest(f"`seconds` must be between 0 and {MAX_ADVANCE_SECONDS}")
+        target = engine.now_ns() + int(Decimal(str(body.seconds)) * NS_PER_SECOND)
+    engine.check_clock_target(target)
+    # A day per command: what falls due runs in order, and other requests are served in between.
+    while True:
+        step = min(target, engine.now_ns() + ADVANCE_CHUNK_NS)
+        await engine.execute(cmd.AdvanceClock(step))
+        if step >= target:
+            return render_clock(call)
 
 
 class _QuoteBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -122,7 +124,8 @@ async def pin_quote(call: Call) -> Any:
     raw = await call.body()
     body = decode_body(raw, _QuoteBody)
     bid, ask, last = (
-        _decimal(raw, (name,), getattr(body, name)) for name in ("bid", "ask", "last")
+        optional_decimal(getattr(body, name), PRICE, (name,), raw)
+        for name in ("bid", "ask", "last")
     )
     if bid is None and ask is None and last is None:
         raise InvalidRequest("Give at least one of `bid`, `ask` or `last`")
@@ -165,11 +168,11 @@ async def create_account(call: Call) -> Any:
     """Open an account for `owner` (a user name, created if new) with starting cash."""
     raw = await call.body()
     body = decode_body(raw, _AccountBody)
-    cash = _decimal(raw, ("cash",), body.cash) or Decimal(0)
+    cash = wire_decimal(body.cash, CASH, ("cash",), raw)
+    owner, full_name = wire_text(body.owner, "owner"), wire_text(body.full_name, "full_name")
+    short_name = wire_text(body.short_name, "short_name") if body.short_name else None
     account = await call.runtime.engine.execute(
-        cmd.OpenAccount(
-            body.owner, body.full_name, body.subtype, body.options_level, cash, body.short_name
-        )
+        cmd.OpenAccount(owner, full_name, body.subtype, body.options_level, cash, short_name)
     )
     return Reply(
         {**render_account(account, details=True), "cash": money(account.trade_cash)}, status=201
@@ -210,9 +213,9 @@ async def move_cash(call: Call) -> Any:
     account_id = path_int(call.path_param("account_id"), "account_id")
     raw = await call.body()
     body = decode_body(raw, _CashBody)
-    amount = _decimal(raw, ("amount",), body.amount)
-    assert amount is not None
-    account = await call.runtime.engine.execute(cmd.AdjustCash(account_id, amount, body.memo))
+    amount = wire_decimal(body.amount, CASH, ("amount",), raw)
+    memo = wire_text(body.memo, "memo")
+    account = await call.runtime.engine.execute(cmd.AdjustCash(account_id, amount, memo))
     return {
         "account_id": account.id,
         "amount": money(amount),
@@ -263,8 +266,9 @@ async def create_api_key(call: Call) -> Any:
     expires = _instant(body.expires_at, "expires_at") if body.expires_at else None
     secret = new_secret()
     ids = tuple(body.account_ids) if body.account_ids is not None else None
+    user = wire_text(body.user, "user")
     key = await call.runtime.engine.execute(
-        cmd.IssueApiKey(body.user, digest_secret(secret), ids, False, expires)
+        cmd.IssueApiKey(user, digest_secret(secret), ids, False, expires)
     )
     return Reply({**render_key(key, body.user), "api_key": secret}, status=201)
 

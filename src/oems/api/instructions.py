@@ -15,11 +15,12 @@ import msgspec
 from starlette.routing import Route
 
 from oems.api.access import granted_account
-from oems.api.jsonbody import decode_body, value_error
+from oems.api.jsonbody import decode_body
 from oems.api.params import Query
+from oems.api.values import MAX_ID_LENGTH, wire_decimal, wire_text
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain import instructions as pi
-from oems.domain.decimals import parse_decimal, plain
+from oems.domain.decimals import QUANTITY, plain
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.instructions import InstructionRequest, PositionInstruction, RowOutcome
 from oems.domain.instruments import normalize_osi
@@ -64,10 +65,7 @@ def render_instruction(instruction: PositionInstruction) -> dict[str, Any]:
 
 def _row(call: Call, raw: bytes, index: int, body: InstructionBody) -> InstructionRequest:
     """Translate one wire row (422 for a malformed quantity)."""
-    try:
-        quantity = parse_decimal(body.quantity)
-    except ValueError as exc:
-        raise value_error((index, "quantity"), str(exc), raw) from None
+    quantity = wire_decimal(body.quantity, QUANTITY, (index, "quantity"), raw)
     key = body.instruction_id
     if body.client_instruction_id is not None:
         if key is not None and key != body.client_instruction_id:
@@ -77,6 +75,8 @@ def _row(call: Call, raw: bytes, index: int, body: InstructionBody) -> Instructi
         key = body.client_instruction_id
     if key is not None and not key.strip():
         raise InvalidRequest(f"[{index}].instruction_id: must not be empty")
+    if key is not None:
+        wire_text(key, f"[{index}].instruction_id", MAX_ID_LENGTH)
     instrument = call.runtime.instruments.resolve(body.instrument_id)
     return InstructionRequest(
         instruction_type=body.instruction_type,

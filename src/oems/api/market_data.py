@@ -35,9 +35,12 @@ def price(value: Decimal) -> str:
     return f"{value:.{places}f}"
 
 
+REQUIRED_IDS = "At least one instrument_id is required"
+
+
 def _ids(query: Query) -> list[str]:
     """The requested identifiers, duplicates dropped, in first-seen order."""
-    return list(dict.fromkeys(query.csv(INSTRUMENT_IDS)))
+    return list(dict.fromkeys(query.csv(INSTRUMENT_IDS, REQUIRED_IDS)))
 
 
 def _last_quote(quote: Quote) -> dict[str, Any] | None:
@@ -113,7 +116,7 @@ async def get_snapshots(call: Call) -> Any:
     """Snapshots of the requested instruments, in request order (each instrument once)."""
     ids = _ids(Query(call.query))
     if not ids:
-        raise InvalidRequest("At least one instrument_id is required")
+        raise InvalidRequest(REQUIRED_IDS)
     runtime = call.runtime
     master: InstrumentMaster = runtime.instruments
     instruments: dict[Any, Instrument] = {}
@@ -167,7 +170,7 @@ async def get_daily_summaries(call: Call) -> Any:
     query.string(INSTRUMENT_IDS, required=True)
     ids = _ids(query)
     if not ids:
-        raise InvalidRequest("At least one instrument_id is required")
+        raise InvalidRequest(REQUIRED_IDS)
     if len(ids) > MAX_SUMMARY_IDS:
         raise InvalidRequest(
             f"Failed to deserialize query string: {INSTRUMENT_IDS}: at most {MAX_SUMMARY_IDS} "

@@ -8,11 +8,15 @@ from starlette.routing import Route
 
 from oems.api import metrics
 from oems.api.wire import PUBLIC, Call, endpoint
+from oems.domain.errors import ServiceUnavailable
 
 
 @endpoint(PUBLIC, "/healthz")
 async def healthz(call: Call) -> dict[str, object]:
-    """Liveness: the server answers and its journal is open."""
+    """Liveness: the server answers and its journal takes writes (503 with the reason otherwise)."""
+    failure = call.runtime.engine.journal_failure
+    if failure is not None:
+        raise ServiceUnavailable(failure)
     state = call.runtime.state
     return {"status": "ok", "events": state.events_applied}
 

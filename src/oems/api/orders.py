@@ -16,9 +16,10 @@ from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body, value_error
 from oems.api.pagination import paginate, query_filters
 from oems.api.params import Query
+from oems.api.values import optional_decimal, wire_decimal
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain import orders as o
-from oems.domain.decimals import parse_decimal, plain, price
+from oems.domain.decimals import PRICE, QUANTITY, plain, price
 from oems.domain.errors import InvalidRequest, NotFound, OemsError
 from oems.domain.instruments import SECURITY_TYPES, Instrument
 from oems.domain.order_rules import order_error, validate_order, validate_strategy
@@ -145,7 +146,13 @@ class ReplaceBody(msgspec.Struct):
     limit_offset: str | None = None
 
 
-_DECIMAL_FIELDS = ("quantity", "limit_price", "stop_price", "trailing_offset", "limit_offset")
+_DECIMAL_FIELDS = {
+    "quantity": QUANTITY,
+    "limit_price": PRICE,
+    "stop_price": PRICE,
+    "trailing_offset": PRICE,
+    "limit_offset": PRICE,
+}
 
 
 def render_order(order: Order) -> dict[str, Any]:
@@ -246,8 +253,8 @@ def _expires_ns(raw: bytes, index: int, text: str | None) -> int | None:
         return None
     try:
         return parse_iso(text)
-    except ValueError:
-        raise value_error((index, "expires_at"), f"invalid date-time `{text}`", raw) from None
+    except ValueError as exc:
+        raise value_error((index, "expires_at"), str(exc), raw) from None
 
 
 def _check_client_id(index: int, client_id: str | None) -> None:
@@ -276,16 +283,10 @@ def _resolve_instrument(call: Call, index: int, body: NewOrderBody) -> Instrumen
 
 def _order_request(call: Call, raw: bytes, index: int, body: NewOrderBody) -> OrderRequest:
     """Translate one wire order into an `OrderRequest` (422 for malformed numbers and dates)."""
-    numbers: dict[str, Any] = {}
-    for name in _DECIMAL_FIELDS:
-        text = getattr(body, name)
-        if text is None:
-            numbers[name] = None
-            continue
-        try:
-            numbers[name] = parse_decimal(text)
-        except ValueError as exc:
-            raise value_error((index, name), str(exc), raw) from None
+    numbers: dict[str, Any] = {
+        name: optional_decimal(getattr(body, name), bound, (index, name), raw)
+        for name, bound in _DECIMAL_FIELDS.items()
+    }
     expires_ns = _expires_ns(raw, index, body.expires_at)
     if body.side == "OTHER":
         raise order_error(index, "side", "side must be BUY, SELL or SELL_SHORT")
@@ -368,12 +369,10 @@ def _strategy_request(call: Call, raw: bytes, index: int, body: AnyOrderBody) ->
                 position_effect=leg.position_effect,
             )
         )
-    numbers = {}
-    for name, text in (("quantity", body.quantity or "1"), ("limit_price", body.limit_price)):
-        try:
-            numbers[name] = parse_decimal(text) if text is not None else None
-        except ValueError as exc:
-            raise value_error((index, name), str(exc), raw) from None
+    numbers: dict[str, Any] = {
+        "quantity": wire_decimal(body.quantity or "1", QUANTITY, (index, "quantity"), raw),
+        "limit_price": optional_decimal(body.limit_price, PRICE, (index, "limit_price"), raw),
+    }
     expires_ns = _expires_ns(raw, index, body.expires_at)
     _check_client_id(index, body.id)
     quantity = numbers["quantity"]
@@ -583,14 +582,11 @@ async def replace_order(call: Call) -> Any:
     raw = await call.body()
     body = decode_body(raw or b"{}", ReplaceBody)
     order = find_order(call, account.id, call.path_param("order_id"))
-    values: dict[str, Any] = {}
-    for name in _DECIMAL_FIELDS:
-        text = getattr(body, name)
-        if text is not None:
-            try:
-                values[name] = parse_decimal(text)
-            except ValueError as exc:
-                raise value_error((name,), str(exc), raw) from None
+    values = {
+        name: wire_decimal(getattr(body, name), bound, (name,), raw)
+        for name, bound in _DECIMAL_FIELDS.items()
+        if getattr(body, name) is not None
+    }
     replaced = await call.runtime.engine.execute(
         cmd.ReplaceOrder(
             account.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,16 +11,28 @@ from oems.domain.errors import InvalidRequest
 from oems.domain.timefmt import parse_iso
 
 QUERY_PREFIX = "Failed to deserialize query string: "
+_LEAVE_OUT = "leave the parameter out to match everything"
 
 
 def _query_error(name: str, detail: str) -> InvalidRequest:
     return InvalidRequest(f"{QUERY_PREFIX}{name}: {detail}")
 
 
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def canonical_int(text: str) -> int:
+    """`text` as an integer when written in canonical decimal form (no sign `+`, leading zeros,
+    underscores or spaces); ValueError otherwise."""
+    if not _CANONICAL_INT.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
 def path_int(raw: str, name: str) -> int:
-    """A path parameter that must be a 64-bit integer (`account_id`)."""
+    """A path parameter that must be a 64-bit integer in canonical form (`account_id`)."""
     try:
-        value = int(raw)
+        value = canonical_int(raw)
     except ValueError:
         raise InvalidRequest(
             f"Cannot parse `{name}` with value `{raw}`: invalid digit found in string"
@@ -61,7 +74,7 @@ class Query:
         if value is None or value == "":
             return default
         try:
-            number = int(value)
+            number = canonical_int(value)
         except ValueError:
             raise _query_error(name, "invalid digit found in string") from None
         if minimum is not None and number < minimum:
@@ -90,9 +103,9 @@ class Query:
             raise _query_error(name, f"invalid date '{value}': expected YYYY-MM-DD") from None
 
     def instant(self, name: str) -> int | None:
-        """An ISO-8601 date-time parameter, as epoch nanoseconds."""
-        value = self.raw(name)
-        if value is None or value == "":
+        """An ISO-8601 date-time parameter, as epoch nanoseconds (400 when present but empty)."""
+        value = self._present(name)
+        if value is None:
             return None
         try:
             return parse_iso(value)
@@ -109,18 +122,34 @@ class Query:
         return values
 
     def choice(self, name: str, allowed: Sequence[str]) -> str | None:
-        """A parameter whose value must be one of `allowed`."""
-        value = self.raw(name)
-        if value is None or value == "":
+        """A parameter whose value must be one of `allowed` (400 when present but empty)."""
+        value = self._present(name)
+        if value is None:
             return None
         if value not in allowed:
             expected = ", ".join(f"`{a}`" for a in allowed)
             raise _query_error(name, f"unknown variant `{value}`, expected one of {expected}")
         return value
 
-    def csv(self, name: str) -> list[str]:
-        """A comma-separated list parameter (repeated parameters are joined too), empty items dropped."""
+    def csv(self, name: str, empty_message: str | None = None) -> list[str]:
+        """A comma-separated list parameter (repeated parameters are joined too); [] when absent.
+
+        An empty item is a 400 (saying `empty_message` when given), never a wider match:
+        `instrument_ids=,` on cancel-all must not cancel everything.
+        """
         items: list[str] = []
         for value in self._params.getlist(name):
-            items.extend(part.strip() for part in value.split(",") if part.strip())
+            parts = [part.strip() for part in value.split(",")]
+            if not all(parts):
+                if empty_message is not None:
+                    raise InvalidRequest(empty_message)
+                raise _query_error(name, f"empty item in `{value}`; {_LEAVE_OUT}")
+            items.extend(parts)
         return items
+
+    def _present(self, name: str) -> str | None:
+        """The parameter's value; None when absent, a 400 when given empty."""
+        value = self.raw(name)
+        if value == "":
+            raise _query_error(name, f"empty value; {_LEAVE_OUT}")
+        return value

@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 
 
-def parse_decimal(text: str) -> Decimal:
-    """Parse a finite decimal from a wire string; raise ValueError for anything else."""
-    try:
-        value = Decimal(text.strip()) if isinstance(text, str) else Decimal(text)
-    except (InvalidOperation, TypeError) as exc:
-        raise ValueError(f"invalid decimal `{text}`") from exc
-    if not value.is_finite():
-        raise ValueError(f"invalid decimal `{text}`")
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The largest magnitude and the most decimal places a value from the wire may have."""
+
+    maximum: Decimal
+    places: int
+
+
+# Documented in the README ("Limits"): beyond these, a value is refused with a 400 naming it.
+PRICE = Bound(Decimal(10_000_000), 8)  # prices, price offsets and net strategy prices
+QUANTITY = Bound(Decimal(1_000_000_000), 9)  # shares or contracts
+CASH = Bound(Decimal(10**12), 2)  # cash amounts
+NOTIONAL = Bound(Decimal(10**15), 2)  # notional limits
+_PLAIN = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?")
+
+
+class OutOfBounds(ValueError):
+    """A well-written decimal beyond its bound (too large, or too many decimal places)."""
+
+
+def parse_decimal(text: str, bound: Bound) -> Decimal:
+    """A decimal in plain notation (`-12.50`) within `bound`.
+
+    Raises ValueError saying why otherwise (OutOfBounds for a well-written value beyond `bound`).
+    Exponents, underscores, spaces and a leading `+` are refused: `1e400` or `1_0` are not
+    amounts anyone means to send, and they would reach the arithmetic unbounded.
+    """
+    if not isinstance(text, str) or not _PLAIN.fullmatch(text):
+        raise ValueError(
+            f"`{text}` is not a decimal in plain notation (digits with an optional point)"
+        )
+    value = Decimal(text)
+    if abs(value) > bound.maximum:
+        raise OutOfBounds(f"`{text}` is beyond the limit of {bound.maximum}")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > bound.places:
+        raise OutOfBounds(f"`{text}` has more than {bound.places} decimal places")
     return value
 
 

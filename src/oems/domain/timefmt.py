@@ -6,6 +6,7 @@ import datetime as dt
 
 NS_PER_SECOND = 1_000_000_000
 UTC = dt.UTC
+LATEST_NS = 7_258_118_400 * NS_PER_SECOND  # 2200-01-01: every instant fits a signed 64-bit integer
 
 
 def format_ns(ns: int) -> str:
@@ -31,7 +32,8 @@ def from_datetime(value: dt.datetime) -> int:
 def parse_iso(text: str) -> int:
     """Parse an ISO-8601 / RFC 3339 instant (nanoseconds kept) to epoch nanoseconds.
 
-    A value without an offset is taken as UTC. Raises ValueError on anything else.
+    A value without an offset is taken as UTC. Raises ValueError on anything else, and on
+    instants before 1970 or from 2200 on.
     """
     text = text.strip()
     frac_ns = 0
@@ -52,4 +54,7 @@ def parse_iso(text: str) -> int:
         parsed = dt.datetime.fromisoformat(head)
     except ValueError as exc:
         raise ValueError(f"invalid timestamp `{text}`") from exc
-    return from_datetime(parsed) + frac_ns
+    ns = from_datetime(parsed) + frac_ns
+    if not 0 <= ns < LATEST_NS:
+        raise ValueError(f"`{text}` is outside the supported range 1970-01-01 to 2199-12-31")
+    return ns

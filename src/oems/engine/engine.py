@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -20,25 +21,28 @@ from oems.domain.accounts import (
     ApiKey,
 )
 from oems.domain.balances import AccountValue, MarginRates, value_account
-from oems.domain.errors import Conflict, InvalidRequest, NotFound, OemsError
+from oems.domain.errors import Conflict, InvalidRequest, NotFound, OemsError, ServiceUnavailable
 from oems.domain.ids import IdGenerator
 from oems.domain.instruments import Instrument
 from oems.domain.orders import Order
 from oems.domain.state import TradingState
+from oems.domain.timefmt import NS_PER_SECOND, format_ns
 from oems.engine import commands as cmd
 from oems.engine import expiration, instructions, sandbox, trading
 from oems.engine.trading import SelfMatchIndex
 from oems.engine.venue import Venue, VenueSettings
 from oems.market.calendar import REGULAR, TradingCalendar
-from oems.market.clock import SIMULATED, WALL, Clock
+from oems.market.clock import SIMULATED, WALL, Clock, wall_ns
 from oems.market.instrument_master import InstrumentMaster
 from oems.market.quotes import MarketData, Quote, spot_price
-from oems.store.journal import Journal
+from oems.store.journal import Journal, Row, encode_rows
 from oems.store.snapshots import collector_paused, dump_state, load_state
 
 log = logging.getLogger("oems.engine")
 MAX_BATCH = 512
 DEFAULT_SAMPLE_NS = 60_000_000_000  # a moved simulated clock samples quotes once a minute
+MAX_CLOCK_STEP_NS = 366 * 86_400 * NS_PER_SECOND  # the most one clock change may move ahead
+MAX_CLOCK_SPEED = 10_000.0  # simulated seconds per wall second
 _SCHEDULING_EVENTS = (ev.OrderAccepted, ev.OrderCancelRequested, ev.OrderReplaceRequested)
 
 
@@ -64,10 +68,12 @@ class Engine:
         self._on_commit = on_commit
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
-        self._pending: list[ev.Event] = []
+        self._pending: list[ev.Event] = []  # the events of the batch being handled, applied
+        self._rows: list[Row] = []  # the same events encoded, ready for the journal
         self._attached = False
         self._durable: asyncio.Event | None = None  # set while state == journal on disk
-        self._broken = False  # the journal refused a batch: the state is ahead of the disk
+        self._broken = False  # the state could not be brought back to the journal: reads fail
+        self.journal_failure: str | None = None  # why the journal refused a batch: writes get 503
         self.instruments: InstrumentMaster = None  # type: ignore[assignment]  # attach_market
         self.market: MarketData = None  # type: ignore[assignment]
         self.venue = Venue(self, venue or VenueSettings())
@@ -101,6 +107,19 @@ class Engine:
 
     def recover(self) -> int:
         """Rebuild the state: the latest snapshot, then the journal after it; returns the event count."""
+        count = self._load_journal()
+        if self.state.clock_setting is not None:
+            setting = self.state.clock_setting
+            if setting.mode == SIMULATED:
+                # A simulated clock resumes where the journal last saw time, never earlier.
+                resume = max(setting.now_ns, self.state.last_event_ns)
+                self.clock.set(SIMULATED, resume, setting.speed)
+            else:
+                self.clock.set(WALL, setting.now_ns, 1.0)
+        return count
+
+    def _load_journal(self) -> int:
+        """Fill the state from the latest snapshot and the journal after it; the event count."""
         after = 0
         with collector_paused():
             try:
@@ -114,15 +133,35 @@ class Engine:
             for event in self.journal.replay(after):
                 self._apply(event)
                 count += 1
-        if self.state.clock_setting is not None:
-            setting = self.state.clock_setting
-            if setting.mode == SIMULATED:
-                # A simulated clock resumes where the journal last saw time, never earlier.
-                resume = max(setting.now_ns, self.state.last_event_ns)
-                self.clock.set(SIMULATED, resume, setting.speed)
-            else:
-                self.clock.set(WALL, setting.now_ns, 1.0)
         return count
+
+    def _roll_back(self, keep: int, clock: tuple[str, int, float]) -> None:
+        """Make the state the journal's plus the batch's first `keep` events; the clock `clock`.
+
+        The way out when a command fails after it emitted events, or the journal refuses a batch:
+        nothing of the failed part stays in memory. It costs a reload (the latest snapshot and the
+        journal after it), so the use cases validate before they emit and this stays rare.
+        """
+        kept, kept_rows = self._pending[:keep], self._rows[:keep]
+        self._pending, self._rows = [], []
+        self._attached = False
+        try:
+            fresh = TradingState()
+            for f in dataclasses.fields(fresh):
+                setattr(self.state, f.name, getattr(fresh, f.name))
+            self._load_journal()
+            for event in kept:
+                self._apply(event)
+        except BaseException:
+            self._broken = True
+            log.critical("the state could not be rebuilt from the journal", exc_info=True)
+            raise
+        finally:
+            self.clock.set(*clock)
+        self._pending, self._rows = kept, kept_rows
+        self.market.pins = self.state.pinned_quotes
+        self.clearing = instructions.Clearing(self)
+        self.attach_market(self.instruments, self.market)
 
     # ---- the writer loop ----------------------------------------------------------------
 
@@ -130,6 +169,8 @@ class Engine:
         """Queue a command, wait until its events are durable, and return its result."""
         if self._queue is None:
             raise RuntimeError("engine is not running")
+        if self.journal_failure is not None:
+            raise ServiceUnavailable(self.journal_failure)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((command, future))
         return await future
@@ -152,6 +193,7 @@ class Engine:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             outcomes: list[tuple[asyncio.Future[Any] | None, BaseException | None, Any]] = []
+            batch_clock = self.clock.reading()
             for command, future in batch:
                 try:
                     result = self._handle(command)
@@ -162,28 +204,23 @@ class Engine:
                     outcomes.append((future, exc, None))
                 else:
                     outcomes.append((future, None, result))
-            if self.work_due():
+            if self.work_due() and self.journal_failure is None:
                 # The venue answers now when its latency is zero: in this batch, one commit.
                 try:
                     self._handle(cmd.RunDue())
                 except Exception:
                     log.exception("running due timers failed")
             events, self._pending = self._pending, []
-            if events:
+            rows, self._rows = self._rows, []
+            if rows:
                 self._durable.clear()
                 try:
-                    await loop.run_in_executor(self._io, self.journal.append, events)
+                    await loop.run_in_executor(self._io, self.journal.append, rows)
+                except Exception as exc:
+                    self._refuse_writes(exc, events, rows, batch_clock, outcomes)
+                else:
                     if self._on_commit is not None:
-                        self._on_commit(len(events), self.journal.last_commit_seconds)
-                except BaseException:
-                    # State already holds events the disk refused: stopping is the only safe move.
-                    log.critical("journal append failed; stopping the engine", exc_info=True)
-                    self._broken = True
-                    self._durable.set()  # release the readers: they now get an error
-                    for future, _, _ in outcomes:
-                        if future is not None and not future.done():
-                            future.set_exception(RuntimeError("journal unavailable"))
-                    raise
+                        self._on_commit(len(rows), self.journal.last_commit_seconds)
             for future, error, result in outcomes:
                 if future is None or future.done():
                     continue
@@ -191,7 +228,7 @@ class Engine:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
-            if events:
+            if rows:
                 self._durable.set()
                 # Let the readers that waited for this commit run before the next batch changes
                 # the state again: they read exactly what is on disk.
@@ -210,7 +247,7 @@ class Engine:
         if self._durable is not None and not self._durable.is_set():
             await self._durable.wait()
         if self._broken:
-            raise RuntimeError("journal unavailable")
+            raise ServiceUnavailable(self.journal_failure or "The server's state is unavailable")
 
     def work_due(self) -> bool:
         """True when a timer is due now (the ticker and the writer loop use it)."""
@@ -223,15 +260,50 @@ class Engine:
 
     # ---- helpers ----------------------------------------------------------------------
 
-    def _handle(self, command: Any) -> Any:
-        mark = len(self._pending)
+    def _refuse_writes(
+        self,
+        exc: Exception,
+        events: list[ev.Event],
+        rows: list[Row],
+        clock: tuple[str, int, float],
+        outcomes: list[tuple[asyncio.Future[Any] | None, BaseException | None, Any]],
+    ) -> None:
+        """The journal refused a batch: undo it in memory, fail its commands, refuse later writes."""
+        self.journal_failure = (
+            f"The journal at {self.journal.path} refused a write ({type(exc).__name__}: {exc}); "
+            "no change is accepted until the server is restarted with a working disk. "
+            "Every acknowledged change is on disk; reads keep working."
+        )
+        log.critical("journal append failed: writes are refused from now on", exc_info=exc)
+        self._pending, self._rows = events, rows
         try:
-            return self._handlers[type(command)](command)
+            self._roll_back(0, clock)
+        except BaseException:
+            log.critical("reads are refused too: the state is ahead of the journal")
+        refusal = ServiceUnavailable(self.journal_failure)
+        for i, (future, error, _) in enumerate(outcomes):
+            if error is None:
+                outcomes[i] = (future, refusal, None)
+
+    def _handle(self, command: Any) -> Any:
+        """Run one command: all its events are applied and encoded, or none (the state unchanged)."""
+        if self.journal_failure is not None:
+            raise ServiceUnavailable(self.journal_failure)
+        mark = len(self._pending)
+        clock = self.clock.reading()
+        try:
+            result = self._handlers[type(command)](command)
+            self._rows.extend(encode_rows(self._pending[mark:]))
         except BaseException:
             if len(self._pending) != mark:
-                # Handlers validate before they emit; a failure after emitting is a bug.
-                log.critical("command %s failed after emitting events", type(command).__name__)
+                log.error(
+                    "command %s failed after emitting %d events; they are undone",
+                    type(command).__name__,
+                    len(self._pending) - mark,
+                )
+                self._roll_back(mark, clock)
             raise
+        return result
 
     def handle_nested(self, command: Any) -> Any:
         """Carry out `command` as part of the one being handled: same batch, same transaction."""
@@ -487,15 +559,41 @@ class Engine:
             self.emit(ev.ApiKeyRevoked(ts_ns=self.now_ns(), key_id=key.id))
         return key
 
+    def _clock_refusal(self, reason: str) -> InvalidRequest:
+        """A 400 for a clock change, saying the last recorded instant (the clock's lower bound)."""
+        last = format_ns(self.state.last_event_ns) if self.state.last_event_ns else "none yet"
+        return InvalidRequest(f"{reason} (the last recorded instant is {last})")
+
+    def check_clock_target(self, target_ns: int) -> None:
+        """Refuse moving the clock to `target_ns`: before the journal, over a year ahead, or off
+        the calendar."""
+        now = self.now_ns()
+        if target_ns < self.state.last_event_ns:
+            raise self._clock_refusal("the clock cannot move before the last recorded event")
+        if target_ns - now > MAX_CLOCK_STEP_NS:
+            raise self._clock_refusal(
+                "one clock change moves at most 366 days ahead; advance in several steps"
+            )
+        if not self.calendar.covers(target_ns):
+            raise self._clock_refusal(
+                f"{format_ns(target_ns)} is outside the trading calendar "
+                f"({self.calendar.first_date} to {self.calendar.last_date}, less a month)"
+            )
+
     def _set_clock(self, c: cmd.SetClock) -> None:
         if c.mode not in (WALL, SIMULATED):
-            raise InvalidRequest("mode must be `wall` or `simulated`")
-        if c.speed < 0:
-            raise InvalidRequest("speed must not be negative")
+            raise self._clock_refusal("mode must be `wall` or `simulated`")
+        if not 0 <= c.speed <= MAX_CLOCK_SPEED:
+            raise self._clock_refusal(f"speed must be between 0 and {MAX_CLOCK_SPEED:g}")
+        if c.mode == WALL and self.state.last_event_ns > wall_ns():
+            raise self._clock_refusal(
+                "the journal is ahead of the wall clock, which cannot go back: keep the simulated "
+                "clock until real time passes that instant, or start a fresh sandbox (a new --db)"
+            )
         now = self.now_ns()
         target = c.now_ns if c.now_ns is not None else now
-        if c.mode == SIMULATED and target < self.state.last_event_ns:
-            raise InvalidRequest("the clock cannot move before the last recorded event")
+        if c.mode == SIMULATED:
+            self.check_clock_target(target)
         self.emit(
             ev.ClockSet(
                 ts_ns=max(target, self.state.last_event_ns),
@@ -508,10 +606,10 @@ class Engine:
 
     def _advance_clock(self, c: cmd.AdvanceClock) -> None:
         if self.clock.mode != SIMULATED:
-            raise InvalidRequest("the clock is in wall mode; switch it to simulated first")
-        now = self.now_ns()
-        if c.to_ns < now:
-            raise InvalidRequest("the clock only moves forward")
+            raise self._clock_refusal("the clock is in wall mode; switch it to simulated first")
+        if c.to_ns < self.now_ns():
+            raise self._clock_refusal("the clock only moves forward")
+        self.check_clock_target(c.to_ns)
         self._run_due(c.to_ns)
         self.emit(
             ev.ClockSet(ts_ns=c.to_ns, mode=SIMULATED, now_ns=c.to_ns, speed=self.clock.speed)

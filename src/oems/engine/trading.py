@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 INFINITY = Decimal("Infinity")
 CENT = Decimal("0.01")
 MAX_CLOSING_LOOKAHEAD_DAYS = 10
+MAX_GTD_NS = 3 * 366 * 86_400 * 1_000_000_000  # the furthest a GOOD_TILL_DATE order may expire
 
 
 def snapshot(order: Order) -> Order:
@@ -137,6 +138,8 @@ def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
             seen.add(client_id)
         if request.expires_ns is not None and request.expires_ns <= now:
             raise order_error(index, "expires_at", "expires_at must be in the future")
+        if request.expires_ns is not None and request.expires_ns > now + MAX_GTD_NS:
+            raise order_error(index, "expires_at", "expires_at may be at most 3 years ahead")
         ids = (
             [leg.instrument_id for leg in request.legs]
             if isinstance(request, StrategyRequest)

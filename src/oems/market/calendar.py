@@ -112,6 +112,11 @@ class TradingCalendar:
         """When the trading day `date` begins: the pre-market open, 04:00 US/Eastern."""
         return _eastern_ns(date, 4)
 
+    def covers(self, ns: int) -> bool:
+        """True when the calendar holds the instant's date and the month after it (lookahead)."""
+        date = self.market_date(ns)
+        return self.first_date <= date <= self.last_date - dt.timedelta(days=31)
+
     def _check_range(self, date: dt.date) -> None:
         if not (self.first_date <= date <= self.last_date):
             raise ValueError(

@@ -8,6 +8,11 @@ WALL = "wall"
 SIMULATED = "simulated"
 
 
+def wall_ns() -> int:
+    """The wall clock's instant, whatever mode the market clock is in."""
+    return time.time_ns()
+
+
 class Clock:
     """The single source of time. In simulated mode, time = anchor + elapsed wall time x speed."""
 
@@ -31,7 +36,7 @@ class Clock:
     def now_ns(self) -> int:
         """The current market time, epoch nanoseconds UTC."""
         if self._mode == WALL:
-            return time.time_ns()
+            return wall_ns()
         if self._speed == 0:
             return self._anchor_sim_ns
         elapsed = time.monotonic_ns() - self._anchor_mono_ns
@@ -47,6 +52,10 @@ class Clock:
         self._anchor_sim_ns = now_ns
         self._anchor_mono_ns = time.monotonic_ns()
         self._speed = speed if mode == SIMULATED else 1.0
+
+    def reading(self) -> tuple[str, int, float]:
+        """(mode, now_ns, speed): what `set` takes to put the clock back where it is now."""
+        return self._mode, self.now_ns(), self._speed
 
     def move_to(self, now_ns: int) -> None:
         """Show `now_ns` from here on, keeping mode and speed (simulated clocks only)."""

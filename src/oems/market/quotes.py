@@ -38,7 +38,7 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from oems.domain.decimals import parse_decimal
+from oems.domain.decimals import PRICE, parse_decimal
 from oems.domain.instruments import Instrument, normalize_osi
 from oems.domain.state import PinnedQuote
 from oems.domain.timefmt import format_ns, parse_iso, to_datetime
@@ -887,7 +887,7 @@ def _replay_price(text: str, name: str) -> Decimal | None:
     if not text:
         return None
     try:
-        value = parse_decimal(text)
+        value = parse_decimal(text, PRICE)
     except ValueError:
         raise ReplayRowError(name, f"invalid {name} `{text}`") from None
     if value <= 0:

@@ -34,6 +34,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 
 
+Row = tuple[int, bytes]  # (ts_ns, encoded event): one journal row
+
+
+def encode_rows(events: list[Event]) -> list[Row]:
+    """The journal rows of `events`; raises (msgspec.EncodeError, OverflowError) for unencodable ones."""
+    return [(e.ts_ns, encode_event(e)) for e in events]
+
+
 class Journal:
     """Durable, ordered storage of events. `append` returns only once the batch is on disk."""
 
@@ -57,9 +65,8 @@ class Journal:
         ).fetchone()
         self.snapshot_seq = int(row[0] or 0)
 
-    def append(self, events: list[Event]) -> None:
-        """Write the events as one transaction and wait until it is durable."""
-        rows = [(e.ts_ns, encode_event(e)) for e in events]
+    def append(self, rows: list[Row]) -> None:
+        """Write the encoded events (see `encode_rows`) as one transaction; return once durable."""
         started = time.perf_counter()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
