@@ -261,6 +261,6 @@ def test_the_wall_clock_is_refused_while_the_journal_is_ahead_of_it(tmp_path: Pa
         error = refused(http, admin.post("/admin/v1/clock", json={"mode": "wall"}), 400, before)
         assert "the journal is ahead of the wall clock" in error["message"]
         assert f"the last recorded instant is {tomorrow[:19]}" in error["message"]
-        assert "a new --db" in error["message"]
+        assert "/admin/v1/reset" in error["message"] and "a new --db" in error["message"]
         assert admin.get("/admin/v1/clock").json()["data"]["mode"] == "simulated"
     server.stop()

@@ -11,6 +11,8 @@ from tests.test_trading_engine import picture
 from tests.trading_engine import Desk, make_engine, request, run
 
 from oems.domain import orders as o
+from oems.domain.errors import ServiceUnavailable
+from oems.domain.events import decode_event
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
 from oems.engine.sandbox import SANDBOX_ACCOUNTS
@@ -35,13 +37,13 @@ def test_a_reset_is_one_journal_batch_and_replays_to_the_new_sandbox(tmp_path: P
 
     async def reset(engine: Engine) -> dict[str, object]:
         append = engine.journal.append
-        engine.journal.append = lambda events: (batches.append(list(events)), append(events))[1]  # type: ignore[method-assign]
+        engine.journal.append = lambda rows: (batches.append(list(rows)), append(rows))[1]  # type: ignore[method-assign]
         await engine.execute(cmd.ResetSandbox(SANDBOX_ACCOUNTS))
         return picture(engine)
 
     after = run(make_engine(db), reset)
     (batch,) = batches
-    assert [type(e).__name__ for e in batch][:4] == [
+    assert [type(decode_event(payload)).__name__ for _, payload in batch][:4] == [
         "SandboxReset",
         "AccountOpened",
         "AccountOpened",
@@ -59,12 +61,12 @@ def test_a_crash_while_writing_the_reset_leaves_the_old_sandbox(tmp_path: Path) 
     db = tmp_path / "j.db"
     before = run(make_engine(db), _trade)
 
-    def refuse(events: list[Any]) -> None:
+    def refuse(rows: list[Any]) -> None:
         raise OSError("disk gone")
 
     async def reset(engine: Engine) -> None:
         engine.journal.append = refuse  # type: ignore[method-assign]
-        with pytest.raises(RuntimeError, match="journal unavailable"):
+        with pytest.raises(ServiceUnavailable, match="refused a write"):
             await engine.execute(cmd.ResetSandbox(SANDBOX_ACCOUNTS))
 
     run(make_engine(db), reset)

@@ -32,7 +32,7 @@ from oems.engine import expiration, instructions, sandbox, trading
 from oems.engine.trading import SelfMatchIndex
 from oems.engine.venue import Venue, VenueSettings
 from oems.market.calendar import REGULAR, TradingCalendar
-from oems.market.clock import SIMULATED, WALL, Clock, wall_ns
+from oems.market.clock import MAX_CLOCK_SPEED, SIMULATED, WALL, Clock, wall_ns
 from oems.market.instrument_master import InstrumentMaster
 from oems.market.quotes import MarketData, Quote, spot_price
 from oems.store.journal import Journal, Row, encode_rows
@@ -42,7 +42,6 @@ log = logging.getLogger("oems.engine")
 MAX_BATCH = 512
 DEFAULT_SAMPLE_NS = 60_000_000_000  # a moved simulated clock samples quotes once a minute
 MAX_CLOCK_STEP_NS = 366 * 86_400 * NS_PER_SECOND  # the most one clock change may move ahead
-MAX_CLOCK_SPEED = 10_000.0  # simulated seconds per wall second
 _SCHEDULING_EVENTS = (ev.OrderAccepted, ev.OrderCancelRequested, ev.OrderReplaceRequested)
 
 
@@ -588,7 +587,8 @@ class Engine:
         if c.mode == WALL and self.state.last_event_ns > wall_ns():
             raise self._clock_refusal(
                 "the journal is ahead of the wall clock, which cannot go back: keep the simulated "
-                "clock until real time passes that instant, or start a fresh sandbox (a new --db)"
+                "clock until real time passes that instant, or start over on the wall clock with "
+                'POST /admin/v1/reset {"clock": {"mode": "wall"}} (keeps the keys) or a new --db'
             )
         now = self.now_ns()
         target = c.now_ns if c.now_ns is not None else now

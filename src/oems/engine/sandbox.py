@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from oems.domain import events as ev
 from oems.domain.errors import InvalidRequest
 from oems.engine import commands as cmd
-from oems.market.clock import SIMULATED, WALL, Clock
+from oems.market.clock import MAX_CLOCK_SPEED, SIMULATED, WALL, Clock
 
 if TYPE_CHECKING:
     from oems.engine.engine import Engine
@@ -38,8 +38,10 @@ def reset_sandbox(engine: Engine, c: cmd.ResetSandbox) -> None:
     if clock is not None:
         if clock.mode not in (WALL, SIMULATED):
             raise InvalidRequest("clock.mode must be `wall` or `simulated`")
-        if clock.speed < 0:
-            raise InvalidRequest("clock.speed must not be negative")
+        if not 0 <= clock.speed <= MAX_CLOCK_SPEED:
+            raise InvalidRequest(f"clock.speed must be between 0 and {MAX_CLOCK_SPEED:g}")
+        if clock.now_ns is not None and not engine.calendar.covers(clock.now_ns):
+            raise InvalidRequest("clock.now is outside the trading calendar")
         if clock.mode == WALL and clock.now_ns is not None:
             raise InvalidRequest("clock.now is for a simulated clock; the wall clock shows now")
     if clock is None:

@@ -6,6 +6,7 @@ import time
 
 WALL = "wall"
 SIMULATED = "simulated"
+MAX_CLOCK_SPEED = 10_000.0  # the fastest a simulated clock runs: market seconds per wall second
 
 
 def wall_ns() -> int:
