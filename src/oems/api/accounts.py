@@ -16,6 +16,7 @@ from oems.api.values import optional_decimal
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain.accounts import Account, DaySegment
 from oems.domain.balances import AccountValue
+from oems.domain.daytrading import day_trade_buying_power
 from oems.domain.decimals import NOTIONAL, money
 from oems.domain.errors import InvalidRequest
 from oems.engine import commands as cmd
@@ -120,6 +121,12 @@ def render_balances(
     sod = account.sod
     unsettled = [amount for _, amount in account.unsettled]
     zero = Decimal(0)
+    record = account.day_trading
+    day_trade_power = day_trade_buying_power(
+        account.is_margin,
+        sod.equity if sod else value.equity,
+        sod.maintenance_requirement if sod else zero,
+    )
     out: dict[str, Any] = {
         "account_id": account.id,
         "buying_power": money(value.buying_power),
@@ -127,6 +134,7 @@ def render_balances(
         "daily_change": money(value.equity - (sod.equity if sod else value.equity)),
         "daily_pnl": money(value.daily_pnl),
         "daily_realized_pnl": money(value.daily_realized_pnl),
+        "daily_total_pnl": money(value.daily_realized_pnl + value.daily_unrealized_pnl),
         "daily_unrealized_pnl": money(value.daily_unrealized_pnl),
         "equity": money(value.equity),
         "long_market_value": money(value.long_market_value),
@@ -143,6 +151,7 @@ def render_balances(
         "sod": {
             "asof": sod.asof.isoformat() if sod and sod.asof else None,
             "buying_power": money(sod.buying_power if sod else value.buying_power),
+            "day_trade_buying_power": money(day_trade_power),
             "equity": money(sod.equity if sod else value.equity),
             "long_market_value": money(sod.long_market_value if sod else zero),
             "short_market_value": money(sod.short_market_value if sod else zero),
@@ -159,6 +168,8 @@ def render_balances(
     }
     if account.is_margin:
         details: dict[str, Any] = {
+            "day_trade_buying_power_usage": money(record.usage),
+            "day_trade_count": record.day_trade_count,
             "initial_margin_excess": money(value.equity - value.initial_requirement),
             "initial_margin_requirement": money(value.initial_requirement),
             "maintenance_margin_excess": money(value.equity - value.maintenance_requirement),
@@ -171,10 +182,14 @@ def render_balances(
                 "buying_power": money(value.overnight_buying_power),
                 "multiplier": str(value.overnight_multiplier),
             },
+            "pattern_day_trader": record.pattern_day_trader,
         }
         if top_contributors is not None:
             details["top_contributors"] = [
                 {
+                    "day_trade_buying_power_usage": money(
+                        record.usage_by_underlying.get(c.underlying_instrument_id, zero)
+                    ),
                     "underlying_instrument_id": str(c.underlying_instrument_id),
                     "initial_margin_requirement": money(c.initial_requirement),
                     "maintenance_margin_requirement": money(c.maintenance_requirement),

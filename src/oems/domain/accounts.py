@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from oems.domain.daytrading import DayTrading
+
 ACCOUNT_SUBTYPES = ("CASH", "MARGIN")
 ACCOUNT_STATUSES = ("ACTIVE", "INACTIVE", "CLOSED")
 MAX_OPTIONS_LEVEL = 5
@@ -122,6 +124,7 @@ class Account:
     sod: StartOfDay | None = None
     history: list[DaySegment] = field(default_factory=list)
     opening_cash: Decimal = Decimal(0)  # what a sandbox reset that keeps accounts goes back to
+    day_trading: DayTrading = field(default_factory=DayTrading)  # margin accounts only
 
     @property
     def is_margin(self) -> bool:

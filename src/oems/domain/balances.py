@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from oems.domain.accounts import Account
+from oems.domain.daytrading import PDT_MINIMUM_EQUITY
 from oems.domain.positions import Position
 from oems.domain.strategies import Leg, max_loss
 
 ZERO = Decimal(0)
-PDT_MINIMUM_EQUITY = Decimal(25000)
 OVERNIGHT_MULTIPLIER = Decimal(2)
 INTRADAY_MULTIPLIER = Decimal(4)
 REG_T_INITIAL = Decimal("0.5")

@@ -227,6 +227,7 @@ def _trading_day_started(state: TradingState, e: ev.TradingDayStarted) -> None:
                 )
             )
         _settle(account, e.date)
+        account.day_trading.start_day()
         for instrument_id in [i for i, p in book.items() if not p.quantity]:
             del book[instrument_id]
         for position in book.values():
@@ -496,6 +497,17 @@ def _book_execution(
         multiplier,
         execution.underlying_instrument_id,
     )
+    if account.is_margin:
+        account.day_trading.record_fill(
+            order.id,
+            execution.instrument_id,
+            execution.underlying_instrument_id or execution.instrument_id,
+            position.quantity,
+            position.sod_quantity,
+            signed,
+            execution.price,
+            multiplier,
+        )
     position.apply_fill(signed, execution.price)
     amount = -signed * execution.price * multiplier
     account.trade_cash += amount

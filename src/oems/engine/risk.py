@@ -28,6 +28,7 @@ MAX_NOTIONAL = "MAX_NOTIONAL"
 ACCOUNT_NOT_ACTIVE = "ACCOUNT_NOT_ACTIVE"
 OPTIONS_LEVEL = "OPTIONS_LEVEL"
 POSITION = "POSITION"
+PATTERN_DAY_TRADER = "PATTERN_DAY_TRADER"
 
 DESCRIPTIONS = {
     BUYING_POWER: "Buying Power: required > available",
@@ -41,6 +42,7 @@ DESCRIPTIONS = {
     ACCOUNT_NOT_ACTIVE: "Account Status: account is not active",
     OPTIONS_LEVEL: "Options Level: strategy not permitted at the account's options level",
     POSITION: "Position: quantity > available position",
+    PATTERN_DAY_TRADER: "Pattern Day Trader: equity < $25,000 minimum for day trading",
 }
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
+from oems.domain import daytrading
 from oems.domain import events as ev
 from oems.domain import orders as o
 from oems.domain.balances import AccountValue, naked_per_share
@@ -390,6 +391,7 @@ class _RiskChecker:
                 fail(risk.SHORT_PROHIBITED, symbol=instrument.symbol)
             elif not instrument.easy_to_borrow:
                 fail(risk.HARD_TO_BORROW, symbol=instrument.symbol)
+        self._day_trade_check(instrument, r.quantity if side == o.BUY else -r.quantity, fail)
         if side == o.BUY and not closes and instrument.is_liquidation_only:
             fail(risk.LIQUIDATION_ONLY, symbol=instrument.symbol)
         if instrument.is_option and side == o.BUY and not closes and account.options_level < 2:
@@ -469,6 +471,7 @@ class _RiskChecker:
             position = book.get(leg.instrument_id)
             held = position.quantity if position is not None else Decimal(0)
             wanted = r.quantity * leg.ratio
+            self._day_trade_check(instrument, wanted if leg.side == o.BUY else -wanted, fail)
             reduces = held < 0 if leg.side == o.BUY else held > 0
             if not reduces or abs(held) < wanted:
                 closing = False
@@ -499,6 +502,29 @@ class _RiskChecker:
             symbol="STRATEGY",
         )
         return order_id, False, hold_per_unit, None
+
+    def _day_trade_check(
+        self, instrument: Instrument, signed: Decimal, fail: Callable[..., None]
+    ) -> None:
+        """Refuse a day trade (closing quantity opened today) to a restricted pattern day trader."""
+        account = self.account
+        record = account.day_trading
+        sod_equity = account.sod.equity if account.sod is not None else account.trade_cash
+        if not daytrading.restricted(account.is_margin, record, sod_equity):
+            return
+        position = self.engine.state.positions.get(account.id, {}).get(instrument.id)
+        if position is None or not record.would_day_trade(
+            instrument.id, position.quantity, position.sod_quantity, signed
+        ):
+            return
+        fail(
+            risk.PATTERN_DAY_TRADER,
+            day_trade_count=str(record.day_trade_count),
+            equity=fixed(sod_equity, 2),
+            minimum_equity=plain(daytrading.PDT_MINIMUM_EQUITY),
+            side=risk.wire_side(o.BUY if signed > 0 else o.SELL),
+            symbol=instrument.symbol,
+        )
 
     def _reserve(
         self,
