@@ -126,6 +126,22 @@ def test_fixed_places() -> None:
     assert fixed(D("1234.5"), 0) == "1234"
 
 
+@pytest.mark.parametrize(
+    ("value", "places", "text"),
+    [("0.00000001", 8, "0.00000001"), ("-0.00000012", 8, "-0.00000012"), ("1E-7", 7, "0.0000001")],
+)
+def test_small_values_render_without_an_exponent(value: str, places: int, text: str) -> None:
+    assert fixed(D(value), places) == text
+    assert price(D(value)) == text
+
+
+@pytest.mark.parametrize("value", ["-0", "-0.001", "-0.00499", "-1E-27"])
+def test_a_negative_that_rounds_to_zero_renders_as_zero(value: str) -> None:
+    assert money(D(value)) == "0.00"
+    assert fixed(D(value) / 100, 4) == "0.0000"
+    assert price(D("-0.00")) == "0.00"
+
+
 PRICES = st.decimals(
     min_value=-PRICE.maximum, max_value=PRICE.maximum, places=PRICE.places, allow_nan=False
 )
@@ -137,3 +153,11 @@ def test_what_plain_renders_parses_back_to_the_same_value(value: Decimal) -> Non
     text = plain(value)
     assert "E" not in text and "e" not in text
     assert parse_decimal(text, PRICE) == value
+
+
+@settings(database=None, max_examples=100)
+@given(value=PRICES)
+def test_price_rendering_keeps_the_value(value: Decimal) -> None:
+    text = price(value)
+    assert D(text) == value
+    assert len(text.split(".")[1]) >= 2

@@ -52,7 +52,7 @@ def parse_decimal(text: str, bound: Bound) -> Decimal:
 
 def money(value: Decimal) -> str:
     """Render an amount of money with exactly two decimals (`"100000.00"`), rounding half-even."""
-    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    return fixed(value, 2)
 
 
 def plain(value: Decimal) -> str:
@@ -64,8 +64,12 @@ def plain(value: Decimal) -> str:
 
 
 def fixed(value: Decimal, places: int) -> str:
-    """Render with exactly `places` decimals, rounding half-even (`fixed(x, 4)` -> `"2.2780"`)."""
-    return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+    """Render with exactly `places` decimals, rounding half-even (`fixed(x, 4)` -> `"2.2780"`).
+
+    Never an exponent (`str` would write `1E-8`), and zero unsigned (`-0.001` -> `"0.00"`).
+    """
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    return format(rounded if rounded else abs(rounded), "f")
 
 
 def price(value: Decimal) -> str:
