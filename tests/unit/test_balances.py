@@ -286,3 +286,26 @@ def test_a_credit_spread_needs_its_width_less_its_value() -> None:
     # width 500 less the spread's value -150 (150 - 300) = 350.
     assert result.initial_requirement == D("350.00")
     assert result.maintenance_requirement == D("350.00")
+
+
+def test_a_cash_account_keeps_a_short_puts_strike_secured() -> None:
+    # Sold one 95 put at 1.50 out of 20,000.00: 20,150.00 cash, of which 9,500.00 (the strike x
+    # 100, the whole loss at expiry) secures the put while it is held.
+    put = short_option("1.50", 8)
+    for session in (True, False):
+        result = value(
+            account("CASH", "20150.00"), [(put, "1.50", option("PUT", "95", "100"))], session
+        )
+        assert result.buying_power == D("10650.00")  # 20,150 - 9,500
+
+
+def test_a_cash_account_secures_a_credit_spread_by_its_width() -> None:
+    held = put_credit_spread()
+    result = value(account("CASH", "20150.00"), held)
+    assert result.buying_power == D("19650.00")  # 20,150 - the 500 width
+
+
+def test_a_cash_accounts_covered_call_secures_nothing_more() -> None:
+    held = covered_call()
+    result = value(account("CASH", "10200.00", hold="200.00"), held)
+    assert result.buying_power == D("10000.00")  # its cash less the open-order hold

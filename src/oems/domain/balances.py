@@ -3,8 +3,9 @@
 Rules (the README repeats them):
 
 - Equity = trade cash + long market value + short market value (short values are negative).
-- Cash account: buying power = trade cash less what open buy orders hold; options are paid in
-  full; no short sales.
+- Cash account: buying power = trade cash less what open buy orders hold and the cash that
+  secures its short options (their whole loss at expiry: a short put its strike, a credit spread
+  its width; nothing for a covered call); options are paid in full; no short sales.
 - Reg T margin account: initial requirement 50% of each marginable stock position long or short
   (100% when the security is not marginable), 100% of long option premium; maintenance
   requirement at the instrument's long/short margin rates (25% / 30% by default). Overnight
@@ -199,7 +200,7 @@ def value_account(
             share.initial_requirement += init
             share.maintenance_requirement += maint
             share.market_value += value.market_value
-    offset = _strategy_offset(list(positions_list), mark, rates_of, account.is_margin)
+    offset, secured = _strategy_offset(positions_list, mark, rates_of, account.is_margin)
     initial -= offset
     maintenance -= offset
     equity = account.trade_cash + long_mv + short_mv
@@ -214,7 +215,7 @@ def value_account(
         )
     else:
         overnight_m = intraday_m = ONE
-        overnight_bp = intraday_bp = max(account.trade_cash, ZERO)
+        overnight_bp = intraday_bp = max(account.trade_cash - secured, ZERO)
     ranked = sorted(
         contributions.values(),
         key=lambda c: (-c.initial_requirement, str(c.underlying_instrument_id)),
@@ -241,14 +242,16 @@ def value_account(
 
 def _strategy_offset(
     positions: list[Position], mark: Mark, rates_of: RatesOf, margin: bool
-) -> Decimal:
-    """How much the options of each underlier held together need less than position by position.
+) -> tuple[Decimal, Decimal]:
+    """(offset, secured): how much the options of each underlier held together need less than
+    position by position, and the cash a cash account holds against their loss at expiry.
 
     A group (the options of one underlier, with the underlier's long shares as cover) needs its
     maximum loss at expiry from where it is valued now: that is nothing more for a covered call,
     the width less the credit for a credit spread, the net value for a debit spread. A margin
     account never needs more than position by position (long premium plus naked shorts); a cash
     account must secure the whole loss (a short put: its strike). Negative: the group needs more.
+    Uncovered calls have no bounded loss: their naked requirement is what is secured.
     """
     groups: dict[uuid.UUID, list[tuple[Position, MarginRates]]] = {}
     for position in positions:
@@ -258,7 +261,7 @@ def _strategy_offset(
         key = position.underlying_instrument_id if rates.is_option else position.instrument_id
         if key is not None:
             groups.setdefault(key, []).append((position, rates))
-    offset = ZERO
+    offset = secured = ZERO
     for members in groups.values():
         options = [(p, r) for p, r in members if r.is_option]
         if not any(p.quantity < 0 for p, _ in options):
@@ -285,9 +288,11 @@ def _strategy_offset(
         ]
         loss = max_loss(legs, ZERO)  # the worst value at expiry of what is held
         if loss is None:
+            secured += separately
             continue  # uncovered calls: naked margin stands
+        secured += loss
         together = max(loss + net_value, ZERO)
         if margin:
             together = min(together, separately)
         offset += separately - together
-    return offset
+    return offset, secured
