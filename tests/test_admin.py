@@ -133,7 +133,7 @@ def test_clock_admin_moves_simulated_time_and_runs_due_days(fresh_server: Server
         hours = client.get("/v1/calendars/market-hours", params={"market": "us_equities"}).json()[
             "data"
         ][0]
-        assert hours["status"] == {"day_type": "WEEKEND", "is_open": False}
+        assert hours["status"] == {"current_session": None, "day_type": "WEEKEND", "is_open": False}
         margin = fresh_server.credentials["accounts"]["margin"]
         history = client.get(
             f"/v1/accounts/{margin}/portfolio-history", params={"start_date": "2025-10-01"}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from clearstreet import ClearStreet, PermissionDeniedError
+from tests.conformance import OPERATIONS, assert_complete, assert_sdk_finds_every_field
 from tests.conftest import API_KEY, ServerProcess
 from tests.schema_check import assert_matches_schema
 
@@ -30,8 +31,13 @@ def call(
 ) -> Any:
     """Call an SDK operation's raw form, validate the body against `path`'s schema, return the parsed model."""
     raw = operation(*args, **kwargs)
-    assert_matches_schema(spec, method, path, raw.json(), raw.status_code)
-    return raw.parse()
+    body = raw.json()
+    assert_matches_schema(spec, method, path, body, raw.status_code)
+    if 200 <= raw.status_code < 300 and (method, path) in OPERATIONS:
+        assert_complete(method, path, body["data"])
+    parsed = raw.parse()
+    assert_sdk_finds_every_field(parsed, body)
+    return parsed
 
 
 def test_meta_operations(sdk: ClearStreet, vendor_spec: dict[str, Any]) -> None:

@@ -26,6 +26,8 @@ def render_account(account: Account, details: bool = False) -> dict[str, Any]:
     """The vendor `Account` (or `AccountWithPersonalDetails` when `details`)."""
     out: dict[str, Any] = {
         "account_holder_entity_id": account.holder.entity_id,
+        # The official SDK requires it; sandbox accounts are held by people.
+        "account_holder_entity_kind": "NATURAL_PERSON",
         "close_date": account.close_date.isoformat() if account.close_date else None,
         "full_name": account.full_name,
         "id": account.id,
@@ -174,6 +176,10 @@ def render_balances(
             "initial_margin_requirement": money(value.initial_requirement),
             "maintenance_margin_excess": money(value.equity - value.maintenance_requirement),
             "maintenance_margin_requirement": money(value.maintenance_requirement),
+            # Reg T: what positions need overnight is the initial requirement (the official
+            # SDK reads these names beside the document's).
+            "overnight_margin_excess": money(value.equity - value.initial_requirement),
+            "overnight_margin_requirement": money(value.initial_requirement),
             "intraday_details": {
                 "buying_power": money(value.intraday_buying_power),
                 "multiplier": str(value.intraday_multiplier),
@@ -183,6 +189,7 @@ def render_balances(
                 "multiplier": str(value.overnight_multiplier),
             },
             "pattern_day_trader": record.pattern_day_trader,
+            "usage": None,  # the document's usage totals: no such margin model is simulated
         }
         if top_contributors is not None:
             details["top_contributors"] = [
@@ -194,6 +201,7 @@ def render_balances(
                     "initial_margin_requirement": money(c.initial_requirement),
                     "maintenance_margin_requirement": money(c.maintenance_requirement),
                     "market_value": money(c.market_value),
+                    "overnight_margin_requirement": money(c.initial_requirement),
                 }
                 for c in value.contributions[:top_contributors]
             ]

@@ -47,6 +47,7 @@ def render_instruction(instruction: PositionInstruction) -> dict[str, Any]:
         "id": str(instruction.id),
         "account_id": instruction.account_id,
         "instruction_id": instruction.instruction_id,
+        "client_instruction_id": instruction.instruction_id,  # the official SDK's name for it
         "instruction_type": instruction.instruction_type,
         "instrument_id": str(instruction.instrument_id),
         "quantity": plain(instruction.quantity),

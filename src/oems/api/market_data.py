@@ -56,16 +56,30 @@ def _last_quote(quote: Quote) -> dict[str, Any] | None:
     }
 
 
-def _session(last: Decimal | None, bar: DailyBar | None) -> dict[str, Any] | None:
+def _session(
+    last: Decimal | None, bar: DailyBar | None, ohlv_applicable: bool
+) -> dict[str, Any] | None:
+    """The snapshot's `session`: change against the previous close, and (what the official SDK
+    reads beside the document's fields) the day's open, high, low and volume where they apply."""
     if last is None or bar is None or bar.previous_close is None or bar.previous_close <= 0:
         return None
     change = last - bar.previous_close
-    return {
+    out: dict[str, Any] = {
         "change": price(change),
         "change_percent": fixed(change / bar.previous_close * 100, 4),
+        "ohlv_applicable": ohlv_applicable,
         "previous_close": price(bar.previous_close),
         "previous_close_unadjusted": None,  # no corporate actions are simulated
     }
+    if ohlv_applicable:
+        out.update(
+            cumulative_volume=bar.volume,
+            high=price(bar.high) if bar.high is not None else None,
+            low=price(bar.low) if bar.low is not None else None,
+            ohlv_date=bar.trade_date.isoformat(),
+            open=price(bar.open) if bar.open is not None else None,
+        )
+    return out
 
 
 def _greeks(greeks: Greeks, now_ns: int) -> dict[str, Any]:
@@ -102,7 +116,11 @@ def snapshot(
             out["last_trade"] = {"price": price(quote.last), "size": quote.last_size}
             if inst.instrument_type not in NO_DAILY_SUMMARY:
                 out["cumulative_volume"] = quote.volume
-            out["session"] = _session(quote.last, market.daily_bar(inst, now_ns))
+            out["session"] = _session(
+                quote.last,
+                market.daily_bar(inst, now_ns),
+                inst.instrument_type not in NO_DAILY_SUMMARY,
+            )
     if inst.option is not None:
         underlier = master.get(inst.option.underlying_id)
         greeks = market.greeks(inst, underlier, now_ns) if underlier is not None else None

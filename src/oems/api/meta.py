@@ -53,18 +53,24 @@ def iso_duration(ns: int) -> str:
 
 
 def _sessions(day: MarketDay, names: tuple[str, ...], now_ns: int | None) -> dict[str, Any]:
+    """Every session of the document's `TradingSessions`: null where the market or the day has
+    none; the time until its open (close) while it is ahead (open) at `now_ns`, else null."""
     out: dict[str, Any] = {}
-    for name in names:
-        if name not in day.sessions:
+    for name in SESSION_NAMES:
+        if name not in names or name not in day.sessions:
+            out[name] = None
             continue
         start, end = day.sessions[name]
-        entry: dict[str, Any] = {"open": _eastern(start), "close": _eastern(end)}
-        if now_ns is not None:
-            if now_ns < start:
-                entry["time_until_open"] = iso_duration(start - now_ns)
-            elif now_ns < end:
-                entry["time_until_close"] = iso_duration(end - now_ns)
-        out[name] = entry
+        out[name] = {
+            "close": _eastern(end),
+            "open": _eastern(start),
+            "time_until_close": iso_duration(end - now_ns)
+            if now_ns is not None and start <= now_ns < end
+            else None,
+            "time_until_open": iso_duration(start - now_ns)
+            if now_ns is not None and now_ns < start
+            else None,
+        }
     return out
 
 
@@ -81,9 +87,7 @@ def market_hours(
             start, end = day.sessions.get(name, (0, 0))
             if start <= now_ns < end:
                 current = name
-    status: dict[str, Any] = {"day_type": day.day_type, "is_open": current == REGULAR}
-    if current is not None:
-        status["current_session"] = current
+    status = {"current_session": current, "day_type": day.day_type, "is_open": current == REGULAR}
     next_day = calendar.day(calendar.next_trading_day(date))
     return {
         "current_time": _eastern(now_ns),

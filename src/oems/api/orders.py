@@ -156,7 +156,8 @@ _DECIMAL_FIELDS = {
 
 
 def render_order(order: Order) -> dict[str, Any]:
-    """The contract's `Order`: the seed's fields always, the optional ones when they apply."""
+    """The contract's `Order`: every field the document defines, null where it does not apply
+    (`details` an empty list), so strictly typed clients find each one."""
     average = order.average_fill_price
     out: dict[str, Any] = {
         "account_id": order.account_id,
@@ -178,8 +179,7 @@ def render_order(order: Order) -> dict[str, Any]:
         "updated_at": format_ns(order.updated_ns),
         "venue": order.venue,
     }
-    if order.client_order_id is not None:
-        out["client_order_id"] = order.client_order_id
+    out["client_order_id"] = order.client_order_id
     if order.legs is not None:
         out["instrument_id"] = None
         out["instrument_type"] = None
@@ -199,8 +199,8 @@ def render_order(order: Order) -> dict[str, Any]:
             }
             for leg in order.legs
         ]
-    optional = {
-        "details": list(order.details) or None,
+    rest = {
+        "details": list(order.details),
         "expires_at": format_ns(order.expires_ns) if order.expires_ns is not None else None,
         "extended_hours": order.extended_hours,
         "limit_offset": _price(order.limit_offset),
@@ -218,7 +218,7 @@ def render_order(order: Order) -> dict[str, Any]:
         if order.underlying_instrument_id is not None
         else None,
     }
-    out.update({k: v for k, v in optional.items() if v is not None})
+    out.update(rest)
     return out
 
 
