@@ -227,7 +227,11 @@ def test_output_formats(fmt: str, batch: dict[str, subprocess.CompletedProcess[s
         assert [a["id"] for a in yaml.safe_load(out)] == [100001, 100002]
     elif fmt == "table":
         header, rule, *rows = out.splitlines()
-        assert header.split()[:2] == ["account_holder_entity_id", "full_name"]
+        assert header.split()[:3] == [
+            "account_holder_entity_id",
+            "account_holder_entity_kind",
+            "full_name",
+        ]
         assert set(rule) == {"-", " "} and "Sandbox Margin Account" in rows[0]
     else:
         envelope = json.loads(out)
