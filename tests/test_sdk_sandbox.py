@@ -159,3 +159,208 @@ def test_oems_reset_command(manual_server: ServerProcess) -> None:
     )
     assert data["keep_accounts"] is True
     assert data["clock"]["now"].startswith("2025-10-16T14:30:00")
+
+
+# ---- scenario rules ------------------------------------------------------------------------
+
+
+def _rule(desk: Desk, **body: Any) -> dict[str, Any]:
+    response = desk.admin.post("/admin/v1/scenarios", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json()["data"])
+
+
+def _rules(desk: Desk) -> list[dict[str, Any]]:
+    response = desk.admin.get("/admin/v1/scenarios")
+    assert response.status_code == 200, response.text
+    return list(response.json()["data"])
+
+
+def _executions(desk: Desk, order: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e["quantity"], e["price"]) for e in desk.executions(order_ids=[order["id"]])]
+
+
+def test_scenario_reject_refuses_the_orders_it_matches_only(desk: Desk) -> None:
+    _rule(desk, symbol="TSLA", min_quantity="100", action="reject", reason="No TSLA blocks")
+    desk.pin("TSLA", "249.99", "250.01")
+    desk.pin("AAPL", "199.99", "200.01")
+    block = desk.place("block", "TSLA BUY 100 MARKET DAY")
+    small = desk.place("small", "TSLA BUY 99 MARKET DAY")
+    other = desk.place("other", "AAPL BUY 100 MARKET DAY")
+    desk.settle()
+    rejected = desk.order(block["id"])
+    assert rejected["status"] == "REJECTED"
+    assert "No TSLA blocks" in rejected["details"]
+    assert desk.order(small["id"])["status"] == "FILLED"
+    assert desk.order(other["id"])["status"] == "FILLED"
+    assert _rules(desk)[0]["matched"] == 1
+
+
+def test_scenario_fill_fraction_fills_part_then_cancels_the_rest(desk: Desk) -> None:
+    _rule(desk, client_id_prefix="half-", action="fill_fraction", fraction="0.5")
+    desk.pin("AAPL", "199.99", "200.01", ask_size=100)
+    half = desk.place("half-1", "AAPL BUY 301 LIMIT DAY", limit_price="201.00")
+    desk.settle()
+    done = desk.order(half["id"])
+    assert (done["status"], done["filled_quantity"]) == ("CANCELED", "150")
+    assert _executions(desk, half) == [("150", "200.01")]
+    whole = desk.place("whole-1", "AAPL BUY 100 MARKET DAY")  # no match: the usual fill
+    desk.settle()
+    assert desk.order(whole["id"])["status"] == "FILLED"
+
+
+def test_scenario_fill_at_price_for_the_next_match_only(desk: Desk) -> None:
+    rule = _rule(desk, symbol="MSFT", action="fill_at_price", price="123.45", times=1)
+    assert rule["remaining"] == 1
+    desk.pin("MSFT", "499.99", "500.01")
+    forced = desk.place("forced", "MSFT BUY 10 MARKET DAY")
+    desk.settle()
+    assert desk.order(forced["id"])["status"] == "FILLED"
+    assert _executions(desk, forced) == [("10", "123.45")]
+    assert _rules(desk) == []  # used up
+    usual = desk.place("usual", "MSFT BUY 10 MARKET DAY")
+    desk.settle()
+    assert _executions(desk, usual) == [("10", "500.01")]
+
+
+@pytest.mark.parametrize(
+    ("rule", "before"),
+    [
+        ({"action": "delay_ack", "delay_ms": 5000}, "PENDING_NEW"),  # not even acknowledged
+        ({"order_type": "MARKET", "action": "delay_fill", "delay_ms": 5000}, "NEW"),
+    ],
+)
+def test_scenario_delays_hold_the_order_for_a_market_time_span(
+    desk: Desk, rule: dict[str, Any], before: str
+) -> None:
+    _rule(desk, **rule)
+    desk.pin("AAPL", "199.99", "200.01")
+    late = desk.place("late", "AAPL BUY 1 MARKET DAY")
+    desk.settle()
+    assert desk.order(late["id"])["status"] == before
+    desk.advance(4.999)
+    assert desk.order(late["id"])["status"] == before
+    desk.advance(0.001)
+    assert desk.order(late["id"])["status"] == "FILLED"
+
+
+def test_scenario_refuse_cancel_keeps_the_order_working(desk: Desk) -> None:
+    _rule(desk, action="refuse_cancel", reason="Too late to cancel", times=1)
+    desk.pin("AAPL", "199.99", "200.01")
+    resting = desk.place("resting", "AAPL BUY 5 LIMIT DAY", limit_price="190.00")
+    desk.settle()
+    assert desk.cancel(resting["id"])["status"] == "PENDING_CANCEL"
+    desk.settle()
+    working = desk.order(resting["id"])
+    assert working["status"] == "NEW"
+    assert "Cancel rejected: Too late to cancel" in working["details"]
+    desk.pin("AAPL", "189.99", "190.00")  # it still works: the ask reaches its limit
+    assert desk.order(resting["id"])["status"] == "FILLED"
+
+
+def test_scenario_refuse_replace_leaves_the_order_unchanged(desk: Desk) -> None:
+    _rule(desk, action="refuse_replace")
+    desk.pin("AAPL", "199.99", "200.01")
+    resting = desk.place("resting", "AAPL BUY 5 LIMIT DAY", limit_price="190.00")
+    desk.settle()
+    desk.replace(resting["id"], limit_price="195.00")
+    desk.settle()
+    unchanged = desk.order(resting["id"])
+    assert (unchanged["status"], unchanged["limit_price"]) == ("NEW", "190.00")
+    assert "Replace rejected: Refused by scenario rule 1" in unchanged["details"]
+    assert desk.cancel(resting["id"])["status"] == "PENDING_CANCEL"  # cancels still go through
+    desk.settle()
+    assert desk.order(resting["id"])["status"] == "CANCELED"
+
+
+def test_scenario_expire_ends_matching_orders_at_once(desk: Desk) -> None:
+    _rule(desk, account_id=MARGIN, side="BUY", action="expire")
+    desk.pin("AAPL", "199.99", "200.01")
+    gone = desk.place("gone", "AAPL BUY 1 LIMIT GOOD_TILL_CANCEL", limit_price="150.00")
+    desk.settle()
+    expired = desk.order(gone["id"])
+    assert expired["status"] == "EXPIRED"
+    assert "Expired by scenario rule 1" in expired["details"]
+    elsewhere = desk.for_account(CASH)
+    try:
+        kept = elsewhere.place("kept", "AAPL BUY 1 LIMIT GOOD_TILL_CANCEL", limit_price="150.00")
+        desk.settle()
+        assert elsewhere.order(kept["id"])["status"] == "NEW"
+    finally:
+        elsewhere.close()
+
+
+def test_scenario_rules_are_journaled_and_survive_a_restart(
+    tmp_path: Path, vendor_spec: dict[str, Any]
+) -> None:
+    db = tmp_path / "oems.db"
+    server = start_server(db, "--market-data", "manual")
+    desk = Desk(server, vendor_spec, MARGIN)
+    try:
+        _rule(desk, symbol="AAPL", action="reject", times=2)
+        desk.pin("AAPL", "199.99", "200.01")
+        desk.place("first", "AAPL BUY 1 MARKET DAY")
+        desk.settle()
+        server.stop()
+        desk.close()
+        server = start_server(db, "--market-data", "manual")
+        desk = Desk(server, vendor_spec, MARGIN)
+        (rule,) = _rules(desk)
+        assert (rule["remaining"], rule["matched"]) == (1, 1)
+        second = desk.place("second", "AAPL BUY 1 MARKET DAY")
+        desk.settle()
+        assert desk.order(second["id"])["status"] == "REJECTED"
+        assert _rules(desk) == []
+    finally:
+        desk.close()
+        server.stop()
+
+
+def test_scenario_bodies_are_checked_and_a_refused_one_adds_nothing(desk: Desk) -> None:
+    for body, status in (
+        ({"action": "explode"}, 400),
+        ({"action": "fill_fraction"}, 400),
+        ({"action": "fill_fraction", "fraction": "1.5"}, 400),
+        ({"action": "fill_at_price", "price": "-1"}, 400),
+        ({"action": "reject", "price": "10"}, 400),
+        ({"action": "delay_ack", "delay_ms": 0}, 400),
+        ({"action": "reject", "times": 0}, 400),
+        ({"action": "reject", "side": "UP"}, 400),
+        ({"action": "reject", "min_quantity": "5", "max_quantity": "1"}, 400),
+        ({"action": "reject", "symbol": "NOSUCH"}, 404),
+        ({"action": "reject", "account_id": 999}, 404),
+        ({"action": "reject", "fraction": "abc"}, 422),
+        ({"action": "reject", "colour": "red"}, 422),
+    ):
+        response = desk.admin.post("/admin/v1/scenarios", json=body)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["error"]["code"] == status
+    assert _rules(desk) == []
+    assert desk.admin.delete("/admin/v1/scenarios/7").status_code == 404
+
+
+def test_oems_scenarios_add_list_clear(manual_server: ServerProcess) -> None:
+    added = answer(
+        oems(
+            manual_server,
+            "scenarios",
+            "add",
+            "reject",
+            "--symbol",
+            "TSLA",
+            "--reason",
+            "x",
+            "--json",
+        )
+    )
+    assert (added["id"], added["symbol"], added["reason"]) == (1, "TSLA", "x")
+    listed = answer(oems(manual_server, "scenarios", "list", "--json"))
+    assert [rule["id"] for rule in listed] == [1]
+    answer(oems(manual_server, "scenarios", "add", "expire", "--json"))
+    removed = answer(oems(manual_server, "scenarios", "remove", "2", "--json"))
+    assert removed["action"] == "expire"
+    cleared = answer(oems(manual_server, "scenarios", "clear", "--json"))
+    assert [rule["id"] for rule in cleared] == [1]
+    assert answer(oems(manual_server, "scenarios", "list", "--json")) == []
+    bad = oems(manual_server, "scenarios", "add", "fill_fraction", "--fraction", "2")
+    assert bad.returncode == 1 and "fraction" in bad.stderr

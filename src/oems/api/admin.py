@@ -18,8 +18,9 @@ from oems.api.params import path_int
 from oems.api.values import optional_decimal, wire_decimal, wire_text
 from oems.api.wire import ADMIN, Call, Reply, endpoint
 from oems.domain.accounts import ApiKey, digest_secret
-from oems.domain.decimals import CASH, PRICE, money, plain
+from oems.domain.decimals import CASH, PRICE, QUANTITY, money, plain
 from oems.domain.errors import InvalidRequest, NotFound
+from oems.domain.scenarios import ScenarioRule, ScenarioTerms
 from oems.domain.timefmt import NS_PER_SECOND, format_ns, parse_iso
 from oems.engine import commands as cmd
 from oems.engine.sandbox import SANDBOX_ACCOUNTS
@@ -451,8 +452,99 @@ async def reset_sandbox(call: Call) -> Any:
     }
 
 
+class _ScenarioBody(msgspec.Struct, forbid_unknown_fields=True):
+    action: str
+    account_id: int | None = None
+    symbol: str | None = None
+    side: str | None = None
+    order_type: str | None = None
+    min_quantity: str | None = None
+    max_quantity: str | None = None
+    client_id_prefix: str | None = None
+    reason: str | None = None
+    fraction: str | None = None
+    price: str | None = None
+    delay_ms: int | None = None
+    times: int | None = None
+
+
+def render_scenario(rule: ScenarioRule) -> dict[str, Any]:
+    """A scenario rule as the admin surface shows it (criteria not set are null)."""
+    terms = msgspec.structs.asdict(rule.terms)
+    delay_ns = terms.pop("delay_ns")
+    del terms["times"]
+    return {
+        "id": rule.id,
+        **{k: plain(v) if isinstance(v, Decimal) else v for k, v in terms.items()},
+        "delay_ms": delay_ns // 1_000_000 if delay_ns is not None else None,
+        "remaining": rule.remaining,
+        "matched": rule.matched,
+        "created_at": format_ns(rule.created_ns),
+    }
+
+
+@endpoint(ADMIN, "/admin/v1/scenarios")
+async def add_scenario(call: Call) -> Any:
+    """Add a rule: orders matching every criterion given get the venue answer `action` says."""
+    raw = await call.body()
+    body = decode_body(raw, _ScenarioBody)
+    symbol = None
+    if body.symbol is not None:
+        instrument = call.runtime.instruments.resolve(body.symbol)
+        if instrument is None:
+            raise NotFound(f"Instrument not found: {body.symbol}")
+        symbol = instrument.symbol
+    bounds = {"min_quantity": QUANTITY, "max_quantity": QUANTITY, "fraction": PRICE, "price": PRICE}
+    decimals = {
+        name: optional_decimal(getattr(body, name), bound, (name,), raw)
+        for name, bound in bounds.items()
+    }
+    for name in ("reason", "client_id_prefix"):
+        if getattr(body, name) is not None:
+            wire_text(getattr(body, name), name)
+    terms = ScenarioTerms(
+        action=body.action,
+        account_id=body.account_id,
+        symbol=symbol,
+        side=body.side,
+        order_type=body.order_type,
+        client_id_prefix=body.client_id_prefix,
+        reason=body.reason,
+        delay_ns=body.delay_ms * 1_000_000 if body.delay_ms is not None else None,
+        times=body.times,
+        **decimals,
+    )
+    rule = await call.runtime.engine.execute(cmd.AddScenario(terms))
+    return Reply(render_scenario(rule), status=201)
+
+
+@endpoint(ADMIN, "/admin/v1/scenarios")
+async def list_scenarios(call: Call) -> Any:
+    """The rules in force, oldest first (the oldest matching rule answers)."""
+    return [render_scenario(rule) for rule in call.runtime.state.scenarios.values()]
+
+
+@endpoint(ADMIN, "/admin/v1/scenarios")
+async def clear_scenarios(call: Call) -> Any:
+    """Remove every rule; answers the rules removed."""
+    removed = await call.runtime.engine.execute(cmd.ClearScenarios())
+    return [render_scenario(rule) for rule in removed]
+
+
+@endpoint(ADMIN, "/admin/v1/scenarios/{rule_id}")
+async def remove_scenario(call: Call) -> Any:
+    """Remove one rule."""
+    rule_id = path_int(call.path_param("rule_id"), "rule_id")
+    (removed,) = await call.runtime.engine.execute(cmd.ClearScenarios(rule_id))
+    return render_scenario(removed)
+
+
 routes = [
     Route("/admin/v1/reset", reset_sandbox, methods=["POST"]),
+    Route("/admin/v1/scenarios", list_scenarios, methods=["GET"]),
+    Route("/admin/v1/scenarios", add_scenario, methods=["POST"]),
+    Route("/admin/v1/scenarios", clear_scenarios, methods=["DELETE"]),
+    Route("/admin/v1/scenarios/{rule_id}", remove_scenario, methods=["DELETE"]),
     Route("/admin/v1/faults", get_faults, methods=["GET"]),
     Route("/admin/v1/faults", set_faults, methods=["POST"]),
     Route("/admin/v1/faults", clear_faults, methods=["DELETE"]),

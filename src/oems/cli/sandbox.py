@@ -1,4 +1,4 @@
-"""`oems reset` and `oems scenarios add|list|clear`: sandbox controls for test suites, through
+"""`oems reset` and `oems scenarios add|list|clear|remove`: sandbox controls for test suites, through
 the admin surface (`/admin/v1/reset`, `/admin/v1/scenarios`)."""
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def add_sandbox_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     do.add_argument("--times", type=int, metavar="N", help="only the next N matches")
     actions.add_parser("list", help="the rules in force", parents=[common])
     actions.add_parser("clear", help="remove every rule", parents=[common])
+    remove = actions.add_parser("remove", help="remove one rule", parents=[common])
+    remove.add_argument("rule_id", type=int, metavar="RULE_ID")
 
 
 def dispatch(client: Any, args: argparse.Namespace, call: Call) -> Any:
@@ -82,6 +84,8 @@ def dispatch(client: Any, args: argparse.Namespace, call: Call) -> Any:
         return call(client, "GET", "/admin/v1/scenarios")
     if args.action == "clear":
         return call(client, "DELETE", "/admin/v1/scenarios")
+    if args.action == "remove":
+        return call(client, "DELETE", f"/admin/v1/scenarios/{args.rule_id}")
     rule = {
         "account_id": args.account_id,
         "symbol": args.symbol,

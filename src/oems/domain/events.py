@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import msgspec
 
+from oems.domain.scenarios import ScenarioTerms
+
 
 class Event(msgspec.Struct, tag=True, frozen=True, kw_only=True):
     """Base of every journaled fact; `ts_ns` is the market-clock instant it happened."""
@@ -251,6 +253,52 @@ class FaultsSet(Event, frozen=True):
     ack_delay_ms: int = 0
 
 
+class OrderAckDelayed(Event, frozen=True):
+    """A scenario rule holds the venue's acknowledgement back until `venue_due_ns`."""
+
+    order_id: uuid.UUID
+    venue_due_ns: int
+
+
+class OrderHeld(Event, frozen=True):
+    """A scenario rule keeps the acknowledged order from trading until `releases_ns`."""
+
+    order_id: uuid.UUID
+    releases_ns: int
+
+
+class OrderCancelRefused(Event, frozen=True):
+    """The venue refused the cancel (a scenario rule): the order goes on working."""
+
+    order_id: uuid.UUID
+    reason: str
+
+
+class OrderReplaceRefused(Event, frozen=True):
+    """The venue refused the replace (a scenario rule): the order works on unchanged."""
+
+    order_id: uuid.UUID
+    reason: str
+
+
+class ScenarioAdded(Event, frozen=True):
+    """A scenario rule: the orders it matches and the venue's answer to them."""
+
+    rule_id: int
+    terms: ScenarioTerms
+
+
+class ScenarioMatched(Event, frozen=True):
+    """A rule decided the venue's answer to an order; a rule for N matches counts one down."""
+
+    rule_id: int
+    order_id: uuid.UUID
+
+
+class ScenariosCleared(Event, frozen=True):
+    rule_ids: list[int]
+
+
 class SandboxReset(Event, frozen=True):
     """Everything traded is gone: orders, executions, positions, instructions, pins, faults and
     scenario rules; users and API keys stay, and with `keep_accounts` every account, as it was
@@ -377,6 +425,13 @@ AnyEvent = (
     | OrderExpired
     | OrderRejected
     | FaultsSet
+    | OrderAckDelayed
+    | OrderHeld
+    | OrderCancelRefused
+    | OrderReplaceRefused
+    | ScenarioAdded
+    | ScenarioMatched
+    | ScenariosCleared
     | SandboxReset
     | InstructionSent
     | InstructionAccepted

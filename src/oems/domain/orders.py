@@ -69,6 +69,8 @@ REPLACE_DONE = "replace_done"
 REPLACE_DONE_PARTIAL = "replace_done_partial"
 EXPIRE = "expire"
 REJECT = "reject"
+REFUSE = "refuse"  # the venue refused a cancel or replace: the order works on
+REFUSE_PARTIAL = "refuse_partial"
 
 _OPEN_WORKING = (NEW, PARTIALLY_FILLED)
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -87,6 +89,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (PENDING_REPLACE, REPLACE_DONE): NEW,
     (PENDING_REPLACE, REPLACE_DONE_PARTIAL): PARTIALLY_FILLED,
     **{(s, EXPIRE): EXPIRED for s in (*_OPEN_WORKING, PENDING_CANCEL, PENDING_REPLACE)},
+    **{(s, REFUSE): NEW for s in (PENDING_CANCEL, PENDING_REPLACE)},
+    **{(s, REFUSE_PARTIAL): PARTIALLY_FILLED for s in (PENDING_CANCEL, PENDING_REPLACE)},
 }
 """(status, what happened) -> next status. A pair that is not here is a bug, never a state."""
 
@@ -150,6 +154,7 @@ class Order:
     pending_replace: dict[str, Decimal | str | None] | None = None
     details: list[str] = field(default_factory=list)
     legs: list[Leg] | None = None  # a multi-leg strategy order
+    scenario_rule: int | None = None  # the scenario rule that decided the venue's first answer
 
     @property
     def instrument_ids(self) -> set[uuid.UUID]:

@@ -25,6 +25,7 @@ from oems.domain.exercise import deliver, expire_worthless, release_contracts
 from oems.domain.instructions import PositionInstruction
 from oems.domain.orders import Order
 from oems.domain.positions import Execution, Position
+from oems.domain.scenarios import ON_NEW, ScenarioRule
 from oems.domain.strategies import Leg
 
 FIRST_ACCOUNT_ID = 100001
@@ -71,6 +72,8 @@ class TradingState:
     # Awaiting the clearing service, or in force and not yet used up by an exercise cycle.
     live_instructions: dict[uuid.UUID, PositionInstruction] = field(default_factory=dict)
     clearing_available: bool = True
+    scenarios: dict[int, ScenarioRule] = field(default_factory=dict)  # in id order
+    last_scenario_id: int = 0
     last_event_ns: int = 0
     events_applied: int = 0
 
@@ -582,6 +585,55 @@ def _faults_set(state: TradingState, e: ev.FaultsSet) -> None:
     state.faults = e
 
 
+def _order_ack_delayed(state: TradingState, e: ev.OrderAckDelayed) -> None:
+    state.orders[e.order_id].venue_due_ns = e.venue_due_ns
+
+
+def _order_held(state: TradingState, e: ev.OrderHeld) -> None:
+    order = state.orders[e.order_id]
+    order.releases_ns = e.releases_ns
+    order.updated_ns = e.ts_ns
+
+
+def _refused(state: TradingState, order: Order, ts_ns: int, detail: str) -> None:
+    """A cancel or replace the venue refused: the order is back to working as it was."""
+    _move(state, order, o.REFUSE_PARTIAL if order.filled_quantity else o.REFUSE, ts_ns)
+    order.venue_due_ns = None
+    order.pending_replace = None
+    order.details.append(detail)
+
+
+def _order_cancel_refused(state: TradingState, e: ev.OrderCancelRefused) -> None:
+    _refused(state, state.orders[e.order_id], e.ts_ns, f"Cancel rejected: {e.reason}")
+
+
+def _order_replace_refused(state: TradingState, e: ev.OrderReplaceRefused) -> None:
+    _refused(state, state.orders[e.order_id], e.ts_ns, f"Replace rejected: {e.reason}")
+
+
+def _scenario_added(state: TradingState, e: ev.ScenarioAdded) -> None:
+    state.scenarios[e.rule_id] = ScenarioRule(
+        e.rule_id, e.terms, created_ns=e.ts_ns, remaining=e.terms.times
+    )
+    state.last_scenario_id = max(state.last_scenario_id, e.rule_id)
+
+
+def _scenario_matched(state: TradingState, e: ev.ScenarioMatched) -> None:
+    rule = state.scenarios[e.rule_id]
+    rule.matched += 1
+    if rule.remaining is not None:
+        rule.remaining -= 1
+        if rule.remaining <= 0:
+            del state.scenarios[rule.id]
+    if rule.terms.action in ON_NEW:
+        state.orders[e.order_id].scenario_rule = rule.id
+
+
+def _scenarios_cleared(state: TradingState, e: ev.ScenariosCleared) -> None:
+    for rule_id in e.rule_ids:
+        state.scenarios.pop(rule_id, None)
+
+
 # What a sandbox reset keeps: who may call (users, keys) and the clock; the rest starts over.
 _KEPT_BY_RESET = frozenset(
     {
@@ -765,6 +817,13 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.OrderRejected: _order_rejected,
     ev.FaultsSet: _faults_set,
     ev.SandboxReset: _sandbox_reset,
+    ev.OrderAckDelayed: _order_ack_delayed,
+    ev.OrderHeld: _order_held,
+    ev.OrderCancelRefused: _order_cancel_refused,
+    ev.OrderReplaceRefused: _order_replace_refused,
+    ev.ScenarioAdded: _scenario_added,
+    ev.ScenarioMatched: _scenario_matched,
+    ev.ScenariosCleared: _scenarios_cleared,
     ev.InstructionSent: _instruction_sent,
     ev.InstructionAccepted: _instruction_accepted,
     ev.InstructionRejected: _instruction_rejected,

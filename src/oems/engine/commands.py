@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from oems.domain.instructions import InstructionRequest
 from oems.domain.orders import OrderRequest, StrategyRequest
+from oems.domain.scenarios import ScenarioTerms
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,20 @@ class SetClearingAvailability:
 
 
 @dataclass(frozen=True, slots=True)
+class AddScenario:
+    """A scenario rule: criteria (None: any) and the action the venue takes on a match."""
+
+    terms: ScenarioTerms
+
+
+@dataclass(frozen=True, slots=True)
+class ClearScenarios:
+    """Remove one scenario rule (`rule_id`), or every rule."""
+
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ResetSandbox:
     """Back to a fresh sandbox: `accounts` opened again, or every account as opened
     (`keep_accounts`); users and API keys stay; `clock` optionally set in the same batch."""
@@ -180,5 +195,7 @@ Command = (
     | SubmitInstructions
     | CancelInstruction
     | SetClearingAvailability
+    | AddScenario
+    | ClearScenarios
     | ResetSandbox
 )

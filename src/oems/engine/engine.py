@@ -100,6 +100,8 @@ class Engine:
             cmd.CancelInstruction: lambda c: instructions.cancel_instruction(self, c),
             cmd.SetClearingAvailability: lambda c: instructions.set_clearing_availability(self, c),
             cmd.ResetSandbox: lambda c: sandbox.reset_sandbox(self, c),
+            cmd.AddScenario: lambda c: sandbox.add_scenario(self, c),
+            cmd.ClearScenarios: lambda c: sandbox.clear_scenarios(self, c),
         }
 
     # ---- recovery -------------------------------------------------------------------------

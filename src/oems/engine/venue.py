@@ -46,9 +46,11 @@ from sortedcontainers import SortedList
 
 from oems.domain import events as ev
 from oems.domain import orders as o
+from oems.domain import scenarios as sc
 from oems.domain.instruments import Instrument
 from oems.domain.order_rules import tick_for
 from oems.domain.orders import Order
+from oems.domain.scenarios import ScenarioRule, first_match
 from oems.domain.strategies import net_price
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
 from oems.market.quotes import Quote, spot_price
@@ -230,19 +232,97 @@ class Venue:
                 reason = faults.reject_reason or "Rejected by venue"
                 emit(ev.OrderRejected(ts_ns=now, order_id=order.id, reason=reason))
                 return
+            if order.scenario_rule is None and self._scenario(order, sc.ON_NEW, now):
+                return
             waiting = order.releases_ns is not None or order.time_in_force in o.AUCTION_ONLY
             queue_state = o.AWAITING_RELEASE if order.releases_ns is not None else None
             emit(ev.OrderAcknowledged(ts_ns=now, order_id=order.id, queue_state=queue_state))
             if not waiting:
                 self._activate(order, now)
         elif order.status == o.PENDING_CANCEL:
+            if self._scenario(order, sc.ON_CANCEL, now):
+                return
             self._remove(order)
             emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason="Canceled by user"))
         elif order.status == o.PENDING_REPLACE:
+            if self._scenario(order, sc.ON_REPLACE, now):
+                return
             self._remove(order)
             emit(ev.OrderReplaced(ts_ns=now, order_id=order.id))
             if order.is_open and self._may_work(order):
                 self._activate(order, now)
+
+    # ---- scenario rules -------------------------------------------------------------------
+
+    def _scenario(self, order: Order, actions: tuple[str, ...], now: int) -> bool:
+        """Let the oldest matching scenario rule answer for the venue; False when none matches."""
+        rule = first_match(self.engine.state.scenarios, order, actions)
+        if rule is None:
+            return False
+        emit, terms = self.engine.emit, rule.terms
+        action, named = terms.action, f"scenario rule {rule.id}"
+        emit(ev.ScenarioMatched(ts_ns=now, rule_id=rule.id, order_id=order.id))
+        if action == sc.REJECT:
+            reason = terms.reason or f"Rejected by {named}"
+            emit(ev.OrderRejected(ts_ns=now, order_id=order.id, reason=reason))
+        elif action == sc.EXPIRE:
+            reason = terms.reason or f"Expired by {named}"
+            emit(ev.OrderExpired(ts_ns=now, order_id=order.id, reason=reason))
+        elif action == sc.DELAY_ACK:
+            assert terms.delay_ns is not None
+            emit(
+                ev.OrderAckDelayed(ts_ns=now, order_id=order.id, venue_due_ns=now + terms.delay_ns)
+            )
+            self.schedule(order)
+        elif action in (sc.REFUSE_CANCEL, sc.REFUSE_REPLACE):
+            reason = terms.reason or f"Refused by {named}"
+            refused = (
+                ev.OrderCancelRefused if action == sc.REFUSE_CANCEL else ev.OrderReplaceRefused
+            )
+            emit(refused(ts_ns=now, order_id=order.id, reason=reason))
+            if order.id not in self._where and self._may_work(order):
+                self._activate(order, now)  # it was never acknowledged before the cancel came
+        else:
+            self._scenario_fill(order, rule, now)
+        return True
+
+    def _scenario_fill(self, order: Order, rule: ScenarioRule, now: int) -> None:
+        """Acknowledge, then hold the order (delay_fill) or fill it as the rule says."""
+        emit, terms = self.engine.emit, rule.terms
+        waits = order.releases_ns is not None
+        emit(
+            ev.OrderAcknowledged(
+                ts_ns=now, order_id=order.id, queue_state=o.AWAITING_RELEASE if waits else None
+            )
+        )
+        if terms.action == sc.DELAY_FILL:
+            assert terms.delay_ns is not None
+            until = max(now + terms.delay_ns, order.releases_ns or 0)
+            emit(ev.OrderHeld(ts_ns=now, order_id=order.id, releases_ns=until))
+            self.schedule(order)
+            return
+        if terms.action == sc.FILL_AT_PRICE:
+            assert terms.price is not None
+            self._fill(order, order.quantity, terms.price, now)
+            return
+        assert terms.fraction is not None
+        part = (order.quantity * terms.fraction).to_integral_value(ROUND_FLOOR)
+        price = self._forced_price(order, now)
+        if part > 0 and price is not None:
+            self._fill(order, part, price, now)
+        if order.is_open:
+            self._cancel(order, now, f"Scenario rule {rule.id}: unfilled quantity canceled")
+
+    def _forced_price(self, order: Order, now: int) -> Decimal | None:
+        """Where a forced fill trades: the touch (slipped, within the limit), else the limit."""
+        quote = self.engine.market_quote(self._instrument(order), now)
+        touch = None if quote is None else quote.ask if order.is_buy else quote.bid
+        limit = order.working_limit
+        if touch is None or (
+            limit is not None and (touch > limit if order.is_buy else touch < limit)
+        ):
+            return limit
+        return self._slipped(touch, order.is_buy, limit)
 
     def _release(self, order: Order, now: int) -> None:
         self.engine.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
@@ -316,7 +396,11 @@ class Venue:
 
     def _may_work(self, order: Order) -> bool:
         """Free to trade once acknowledged: not waiting for its session or an auction."""
-        return order.queue_state != o.AWAITING_RELEASE and order.time_in_force not in o.AUCTION_ONLY
+        return (
+            order.queue_state != o.AWAITING_RELEASE
+            and order.releases_ns is None  # not held by a scenario rule either
+            and order.time_in_force not in o.AUCTION_ONLY
+        )
 
     def _book_for(self, order: Order) -> Book:
         key = (order.instrument_id, bool(order.extended_hours))
