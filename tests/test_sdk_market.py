@@ -86,3 +86,91 @@ def test_a_refresh_interval_of_zero_never_replenishes(
             assert desk.order(later["id"])["status"] == "FILLED"
     finally:
         server.stop()
+
+
+# ---- depth ---------------------------------------------------------------------------------
+
+
+def _walk_the_book(server: ServerProcess, spec: dict[str, Any]) -> list[tuple[D, D]]:
+    """Pin MSFT 499.99 x 500.01 (size 100) and buy 400 at market: the fills, cheapest first."""
+    fills: list[tuple[D, D]] = []
+    for desk in desk_on(server, spec, MARGIN):
+        desk.pin("MSFT", "499.99", "500.01")
+        big = desk.place("big", "MSFT BUY 400 MARKET DAY")
+        desk.settle()
+        assert desk.order(big["id"])["status"] == "FILLED"
+        fills = sorted(((price, quantity) for quantity, price in _fills(desk, big)))
+        # The snapshot still shows the top of the book only.
+        snapshot = desk.sdk.v1.instrument_data.market_data.get_snapshots(instrument_ids=["MSFT"])
+        quote = snapshot.data[0].last_quote
+        assert quote is not None
+        assert (quote.bid, quote.ask, quote.ask_size) == ("499.99", "500.01", 100)
+    return fills
+
+
+def test_with_depth_a_large_order_walks_the_book_deterministically(
+    tmp_path: Path, vendor_spec: dict[str, Any]
+) -> None:
+    runs = []
+    for name in ("a", "b"):
+        server = start_server(
+            tmp_path / f"{name}.db", "--market-data", "manual", "--venue-depth", "5"
+        )
+        try:
+            runs.append(_walk_the_book(server, vendor_spec))
+        finally:
+            server.stop()
+    fills = runs[0]
+    assert runs[1] == fills  # same seed, same fills
+    assert fills[0] == (D("500.01"), D(100))  # the touch first, all of it
+    assert len(fills) > 1 and all(price > D("500.01") for price, _ in fills[1:])
+    assert sum(quantity for _, quantity in fills) == 400
+    average = sum(price * quantity for price, quantity in fills) / 400
+    assert average > D("500.01")  # the impact of size
+
+
+def test_without_depth_the_touch_is_all_there_is(desk: Desk) -> None:
+    desk.pin("MSFT", "499.99", "500.01")
+    big = desk.place("big", "MSFT BUY 400 MARKET DAY")
+    desk.settle()
+    assert desk.order(big["id"])["filled_quantity"] == "100"
+
+
+# ---- queue position ------------------------------------------------------------------------
+
+
+def _join_the_bid(desk: Desk) -> dict[str, Any]:
+    """Pin AAPL 199.99 (300) x 200.01 (100); a limit buy at 199.99 joins the bid."""
+    desk.pin("AAPL", "199.99", "200.01", bid_size=300, ask_size=100)
+    order = desk.place("joined", "AAPL BUY 50 LIMIT DAY", limit_price="199.99")
+    desk.settle()
+    assert desk.order(order["id"])["status"] == "NEW"
+    desk.pin("AAPL", "199.98", "199.99", bid_size=300, ask_size=100)  # the ask reaches it
+    return order
+
+
+def test_with_queue_position_a_joining_limit_waits_behind_the_displayed_size(
+    tmp_path: Path, vendor_spec: dict[str, Any]
+) -> None:
+    server = start_server(tmp_path / "q.db", "--market-data", "manual", "--venue-queue", "on")
+    try:
+        for desk in desk_on(server, vendor_spec, MARGIN):
+            order = _join_the_bid(desk)
+            # 300 were ahead; each refresh of the ask's 100 trades with them first.
+            assert desk.order(order["id"])["status"] == "NEW"
+            desk.advance(1)
+            assert desk.order(order["id"])["status"] == "NEW"
+            desk.advance(1)
+            assert desk.order(order["id"])["status"] == "NEW"
+            desk.advance(1)
+            assert desk.order(order["id"])["status"] == "FILLED"
+            assert _fills(desk, order) == [(D(50), D("199.99"))]
+    finally:
+        server.stop()
+
+
+def test_without_queue_position_a_joining_limit_fills_when_the_ask_reaches_it(
+    desk: Desk,
+) -> None:
+    order = _join_the_bid(desk)
+    assert desk.order(order["id"])["status"] == "FILLED"

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import CLOCK_START, ServerProcess, start_server
+from clearstreet import ClearStreet, RateLimitError
+from tests.conftest import API_KEY, CLOCK_START, ServerProcess, start_server
 from tests.test_cli_operator import answer, oems
 from tests.trading_helpers import Desk, desk_on
 
@@ -116,25 +117,30 @@ def test_reset_refuses_a_bad_body_and_changes_nothing(desk: Desk) -> None:
     assert user.post("/admin/v1/reset", json={}).status_code in (401, 403)
 
 
+def _restarted(desk: Desk, sig: int = signal.SIGTERM) -> Desk:
+    """Stop the desk's server with `sig`, start it again on its database: a desk on the new one."""
+    desk.close()
+    desk.server.stop(sig)
+    server = start_server(desk.server.db_path, "--market-data", "manual")
+    return Desk(server, desk.spec, desk.account_id)
+
+
 def test_a_reset_survives_a_crash_right_after_it(
     tmp_path: Path, vendor_spec: dict[str, Any]
 ) -> None:
-    db = tmp_path / "oems.db"
-    server = start_server(db, "--market-data", "manual")
-    desk = Desk(server, vendor_spec, MARGIN)
+    desk = Desk(start_server(tmp_path / "oems.db", "--market-data", "manual"), vendor_spec, MARGIN)
     try:
         _trade_a_morning(desk)
         _reset(desk)
-        assert server.stop(signal.SIGKILL) != 0
-        desk.close()
-        server = start_server(db, "--market-data", "manual")
-        desk = Desk(server, vendor_spec, MARGIN)
+        killed = desk.server.process
+        desk = _restarted(desk, signal.SIGKILL)
+        assert killed.returncode == -signal.SIGKILL
         assert desk.orders() == [] and desk.positions() == {}
         accounts = desk.admin.get("/admin/v1/accounts").json()["data"]
         assert [a["id"] for a in accounts] == [MARGIN, CASH, OTHER]
     finally:
         desk.close()
-        server.stop()
+        desk.server.stop()
 
 
 def test_oems_reset_command(manual_server: ServerProcess) -> None:
@@ -293,18 +299,13 @@ def test_scenario_expire_ends_matching_orders_at_once(desk: Desk) -> None:
 def test_scenario_rules_are_journaled_and_survive_a_restart(
     tmp_path: Path, vendor_spec: dict[str, Any]
 ) -> None:
-    db = tmp_path / "oems.db"
-    server = start_server(db, "--market-data", "manual")
-    desk = Desk(server, vendor_spec, MARGIN)
+    desk = Desk(start_server(tmp_path / "oems.db", "--market-data", "manual"), vendor_spec, MARGIN)
     try:
         _rule(desk, symbol="AAPL", action="reject", times=2)
         desk.pin("AAPL", "199.99", "200.01")
         desk.place("first", "AAPL BUY 1 MARKET DAY")
         desk.settle()
-        server.stop()
-        desk.close()
-        server = start_server(db, "--market-data", "manual")
-        desk = Desk(server, vendor_spec, MARGIN)
+        desk = _restarted(desk)
         (rule,) = _rules(desk)
         assert (rule["remaining"], rule["matched"]) == (1, 1)
         second = desk.place("second", "AAPL BUY 1 MARKET DAY")
@@ -313,7 +314,7 @@ def test_scenario_rules_are_journaled_and_survive_a_restart(
         assert _rules(desk) == []
     finally:
         desk.close()
-        server.stop()
+        desk.server.stop()
 
 
 def test_scenario_bodies_are_checked_and_a_refused_one_adds_nothing(desk: Desk) -> None:
@@ -364,3 +365,59 @@ def test_oems_scenarios_add_list_clear(manual_server: ServerProcess) -> None:
     assert answer(oems(manual_server, "scenarios", "list", "--json")) == []
     bad = oems(manual_server, "scenarios", "add", "fill_fraction", "--fraction", "2")
     assert bad.returncode == 1 and "fraction" in bad.stderr
+
+
+# ---- rate limits ---------------------------------------------------------------------------
+
+
+def test_rate_limit_answers_429_in_the_envelope_with_rate_limit_headers(
+    tmp_path: Path, vendor_spec: dict[str, Any]
+) -> None:
+    server = start_server(tmp_path / "oems.db", "--market-data", "manual", "--rate-limit", "3/m")
+    sdk = ClearStreet(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    try:
+        for remaining in ("2", "1", "0"):
+            raw = sdk.v1.accounts.with_raw_response.get_accounts()
+            assert raw.status_code == 200
+            assert raw.headers["X-RateLimit-Limit"] == "3"
+            assert raw.headers["X-RateLimit-Remaining"] == remaining
+            assert 0 < int(raw.headers["X-RateLimit-Reset"]) <= 60
+        with pytest.raises(RateLimitError) as refused:
+            sdk.v1.accounts.get_accounts()
+        response = refused.value.response
+        assert response.status_code == 429
+        body = response.json()
+        assert body["error"]["code"] == 429
+        assert "3 per minute" in body["error"]["message"]
+        assert body["metadata"]["request_id"] == response.headers["X-Request-Id"]
+        assert 1 <= int(response.headers["Retry-After"]) <= 20  # one token comes back in 20 s
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+        # The admin surface is not limited, and every user key has a bucket of its own.
+        with server.admin() as admin:
+            issued = admin.post("/admin/v1/api-keys", json={"user": "sandbox"})
+            assert issued.status_code == 201, issued.text
+            assert "X-RateLimit-Limit" not in issued.headers
+        other = ClearStreet(api_key=issued.json()["data"]["api_key"], base_url=server.base_url)
+        try:
+            assert len(other.v1.accounts.get_accounts().data) == 2
+        finally:
+            other.close()
+    finally:
+        sdk.close()
+        server.stop()
+
+
+def test_without_a_rate_limit_answers_carry_no_rate_limit_headers(desk: Desk) -> None:
+    for _ in range(20):
+        raw = desk.sdk.v1.accounts.with_raw_response.get_accounts()
+        assert raw.status_code == 200
+        assert "X-RateLimit-Limit" not in raw.headers
+
+
+def test_reset_to_the_wall_clock_when_the_journal_ran_ahead_of_it(desk: Desk) -> None:
+    ahead = "2027-03-01T15:00:00Z"
+    desk.advance_to(ahead)
+    data = _reset(desk, clock={"mode": "wall"})
+    assert data["clock"]["mode"] == "wall"
+    assert data["clock"]["now"] < ahead
+    assert desk.orders() == []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oems.api import metrics
+from oems.api.ratelimit import Rate
 from oems.domain.accounts import ApiKey, digest_secret, secret_matches
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
@@ -44,6 +45,7 @@ class Config:
     seed: int = 0
     venue: VenueSettings = field(default_factory=VenueSettings)
     snapshot_every: int = 1_000_000  # events between state snapshots; 0 disables snapshots
+    rate_limit: Rate | None = None  # per user API key; None: no limit
 
 
 class Runtime:

@@ -22,6 +22,7 @@ from oems.api import (
     orders,
     positions,
 )
+from oems.api.ratelimit import RateLimiter
 from oems.api.wire import error_response, internal_error_response, new_request_id
 from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
 from oems.runtime import Runtime
@@ -85,4 +86,6 @@ def build_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    rate = runtime.config.rate_limit
+    app.state.rate_limiter = RateLimiter(rate) if rate is not None else None
     return app

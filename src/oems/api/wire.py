@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oems.api import metrics
+from oems.api.ratelimit import RateLimited
 from oems.domain.errors import FORBIDDEN_MESSAGE, Forbidden, OemsError, Unauthenticated
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ def endpoint(
             started = time.perf_counter()
             request_id = new_request_id()
             runtime: Runtime = request.app.state.runtime
+            limits: dict[str, str] = {}  # the rate-limit headers of a limited key's answer
             try:
                 # Never read a change whose batch is still being written: it could yet be lost.
                 await runtime.engine.readable()
@@ -154,6 +156,9 @@ def endpoint(
                     key = _authenticate(request, runtime)
                     if (access == ADMIN) != key.admin:
                         raise Forbidden(FORBIDDEN_MESSAGE)
+                    limiter = getattr(request.app.state, "rate_limiter", None)
+                    if limiter is not None and not key.admin:
+                        limits = limiter.take(key.id)
                 result = await handler(Call(request, request_id, runtime, key))
                 reply = result if isinstance(result, Reply) else Reply(result)
                 metadata = {"request_id": request_id, **reply.metadata}
@@ -162,6 +167,9 @@ def endpoint(
                     reply.status,
                     request_id,
                 )
+            except RateLimited as exc:
+                limits = exc.headers
+                response = error_response(exc, request_id)
             except OemsError as exc:
                 response = error_response(exc, request_id)
             except Exception:
@@ -169,6 +177,7 @@ def endpoint(
                     "unhandled error in %s %s (request_id=%s)", request.method, route, request_id
                 )
                 response = internal_error_response(request_id)
+            response.headers.update(limits)
             metrics.observe_request(
                 request.method, route, response.status_code, time.perf_counter() - started
             )

@@ -77,6 +77,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="market time after which a quote that has not changed offers its displayed size "
         "again; 0 never (default 1000)",
     )
+    serve.add_argument(
+        "--venue-depth",
+        type=int,
+        default=int(env_setting("VENUE_DEPTH", "0") or 0),
+        help="price levels shown beyond the touch, which large orders walk (default 0: none)",
+    )
+    serve.add_argument(
+        "--venue-queue",
+        choices=("on", "off"),
+        default=env_setting("VENUE_QUEUE", "off"),
+        help="a resting limit waits behind the displayed size it joined (default off)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        metavar="N/s",
+        default=env_setting("RATE_LIMIT"),
+        help="requests per second (N/s) or minute (N/m) per user API key, answered 429 beyond; "
+        "default: no limit",
+    )
     serve.add_argument("--log-level", default=env_setting("LOG_LEVEL", "info"))
     add_operator_commands(sub)
     add_completion_flag(parser)

@@ -55,6 +55,8 @@ examples:
   oems keys create --user desk --account 100004
   oems faults set --reject-next 1 --reject-reason "venue down"
   oems replay quotes.csv
+  oems reset --clock simulated --now 2025-10-15T13:30:00Z --speed 0
+  oems scenarios add reject --symbol TSLA --reason "no TSLA today" --times 1
 
 exit status: 0 success, 1 the server answered an error or could not be reached, 2 usage error
 

@@ -16,11 +16,12 @@ import uvicorn
 import uvloop
 
 from oems.api.app import build_app
+from oems.api.ratelimit import Rate
 from oems.cli.bootstrap import bootstrap
 from oems.cli.credentials import credentials_path
 from oems.cli.main import env_setting
 from oems.domain.timefmt import parse_iso
-from oems.engine.venue import VenueSettings
+from oems.engine.venue import MAX_DEPTH, VenueSettings
 from oems.runtime import Config, Runtime
 
 log = logging.getLogger("oems")
@@ -42,6 +43,7 @@ def config_from(args: argparse.Namespace) -> Config:
         seed=args.seed,
         snapshot_every=args.snapshot_every,
         venue=_venue_settings(args),
+        rate_limit=Rate.parse(args.rate_limit) if args.rate_limit else None,
     )
 
 
@@ -55,11 +57,16 @@ def _venue_settings(args: argparse.Namespace) -> VenueSettings:
         raise ValueError("venue latency and slippage must be >= 0, participation in (0, 1]")
     if args.venue_refresh_ms < 0:
         raise ValueError("--venue-refresh-ms must not be negative")
+    if not 0 <= args.venue_depth <= MAX_DEPTH:
+        raise ValueError(f"--venue-depth must be between 0 and {MAX_DEPTH}")
     return VenueSettings(
         args.venue_latency_ms * 1_000_000,
         slippage,
         participation,
         refresh_ns=args.venue_refresh_ms * 1_000_000,
+        depth=args.venue_depth,
+        queue=args.venue_queue == "on",
+        seed=args.seed,
     )
 
 

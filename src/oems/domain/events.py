@@ -253,6 +253,23 @@ class FaultsSet(Event, frozen=True):
     ack_delay_ms: int = 0
 
 
+class OrderQueued(Event, frozen=True):
+    """Queue position: the resting limit waits behind `ahead` displayed at its price."""
+
+    order_id: uuid.UUID
+    ahead: Decimal
+
+
+class QueueAdvanced(Event, frozen=True):
+    """`taken` of the liquidity reaching a queued limit traded with the orders ahead of it
+    (it came from the displayed size offered at `quote_ts_ns`); `ahead` is what is left."""
+
+    order_id: uuid.UUID
+    ahead: Decimal
+    taken: Decimal
+    quote_ts_ns: int
+
+
 class OrderAckDelayed(Event, frozen=True):
     """A scenario rule holds the venue's acknowledgement back until `venue_due_ns`."""
 
@@ -425,6 +442,8 @@ AnyEvent = (
     | OrderExpired
     | OrderRejected
     | FaultsSet
+    | OrderQueued
+    | QueueAdvanced
     | OrderAckDelayed
     | OrderHeld
     | OrderCancelRefused

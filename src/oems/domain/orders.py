@@ -155,6 +155,7 @@ class Order:
     details: list[str] = field(default_factory=list)
     legs: list[Leg] | None = None  # a multi-leg strategy order
     scenario_rule: int | None = None  # the scenario rule that decided the venue's first answer
+    queue_ahead: Decimal = ZERO  # queue position on: displayed size still ahead at its limit
 
     @property
     def instrument_ids(self) -> set[uuid.UUID]:

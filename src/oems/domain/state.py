@@ -486,10 +486,7 @@ def _book_execution(
     account = state.accounts[order.account_id]
     buying = execution.side == o.BUY
     if quote_ts_ns is not None:
-        key = (execution.symbol, buying)
-        used = state.liquidity_used.get(key)
-        before = used[1] if used is not None and used[0] == quote_ts_ns else Decimal(0)
-        state.liquidity_used[key] = (quote_ts_ns, before + execution.quantity)
+        _take_liquidity(state, execution.symbol, buying, quote_ts_ns, execution.quantity)
     signed = execution.quantity if buying else -execution.quantity
     position = _position(
         state,
@@ -516,6 +513,26 @@ def _book_execution(
     account.trade_cash += amount
     account.unsettled.append((settles_on, amount))
     state.executions.setdefault(order.account_id, []).append(execution)
+
+
+def _take_liquidity(
+    state: TradingState, symbol: str, buying: bool, quote_ts_ns: int, quantity: Decimal
+) -> None:
+    """Count `quantity` against the displayed size offered at `quote_ts_ns` on one side."""
+    key = (symbol, buying)
+    used = state.liquidity_used.get(key)
+    before = used[1] if used is not None and used[0] == quote_ts_ns else Decimal(0)
+    state.liquidity_used[key] = (quote_ts_ns, before + quantity)
+
+
+def _order_queued(state: TradingState, e: ev.OrderQueued) -> None:
+    state.orders[e.order_id].queue_ahead = e.ahead
+
+
+def _queue_advanced(state: TradingState, e: ev.QueueAdvanced) -> None:
+    order = state.orders[e.order_id]
+    order.queue_ahead = e.ahead
+    _take_liquidity(state, order.symbol, order.side == o.BUY, e.quote_ts_ns, e.taken)
 
 
 def _leg_type(order: Order, instrument_id: uuid.UUID) -> str:
@@ -817,6 +834,8 @@ _APPLY: dict[type, Callable[[TradingState, Any], None]] = {
     ev.OrderRejected: _order_rejected,
     ev.FaultsSet: _faults_set,
     ev.SandboxReset: _sandbox_reset,
+    ev.OrderQueued: _order_queued,
+    ev.QueueAdvanced: _queue_advanced,
     ev.OrderAckDelayed: _order_ack_delayed,
     ev.OrderHeld: _order_held,
     ev.OrderCancelRefused: _order_cancel_refused,

@@ -15,6 +15,14 @@ Fill model (deterministic; the README documents it):
   its size was last offered again; then it offers its whole size again. A new quote (a new
   timestamp: the synthetic source quotes every instant, a replayed row, a pin) offers its own
   size at once. Fills record the instant the size they took was offered (`quote_ts_ns`).
+- Depth (`depth` levels, off by default): behind the touch, levels 1-3 ticks apart sized 0.5-2x
+  the touch, a function of (seed, symbol, side, quote time); a marketable order walks them, one
+  execution per level. Consumed and refreshed with the touch, counted from the touch down.
+- Queue position (`queue`, off by default): a limit left resting at the price of a displayed
+  same-side level waits behind the size shown there when it arrived; liquidity reaching its limit
+  trades with those ahead first (`QueueAdvanced`), then with it.
+- Scenario rules (admin) decide the venue's answer to the orders they match: at the answer to a
+  new order, a cancel or a replace.
 - Stops trigger when the market quotes or trades through them (buy: ask or last at or above
   the stop; sell: bid or last at or below) and then work as market (STOP) or limit (STOP_LIMIT).
 - Trailing stops track a watermark (the best bid for sells, best ask for buys since they became
@@ -34,6 +42,7 @@ Fill model (deterministic; the README documents it):
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import uuid
@@ -62,6 +71,8 @@ BPS = Decimal(10000)
 
 _AWAITING_VENUE = (o.PENDING_NEW, o.PENDING_CANCEL, o.PENDING_REPLACE)
 
+MAX_DEPTH = 50  # levels beyond the touch
+
 # Timer kinds, in the order they run when due at the same instant.
 VENUE_DUE = 0
 RELEASE = 1
@@ -77,6 +88,9 @@ class VenueSettings:
     slippage_bps: Decimal = Decimal(0)
     participation: Decimal = Decimal(1)  # fraction of the displayed size an order may take
     refresh_ns: int = 1_000_000_000  # a static quote offers its size again after this; 0: never
+    depth: int = 0  # levels shown beyond the touch (0: the touch only)
+    queue: bool = False  # a resting limit waits behind the displayed size it joined
+    seed: int = 0  # the depth's sizes and gaps are a function of (seed, symbol, side, quote time)
 
 
 def to_tick(price: Decimal, up: bool) -> Decimal:
@@ -385,6 +399,7 @@ class Venue:
                     self._trigger(order, order.stop_price, now)
             else:
                 self._evaluate_order(order, quote, now, entering=True)
+                self._join_queue(order, quote, now)
         if order.is_open and order.time_in_force == o.IOC:
             self._cancel(order, now, "Immediate-or-cancel: unfilled quantity canceled")
         elif order.is_open and order.time_in_force == o.FOK:
@@ -525,12 +540,12 @@ class Venue:
         if ask is not None:
             for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2].symbol, entry[2].is_buy, quote, now) <= 0:
+                if not self._levels(entry[2].symbol, True, quote, now):
                     break
         if bid is not None:
             for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if self._available(entry[2].symbol, entry[2].is_buy, quote, now) <= 0:
+                if not self._levels(entry[2].symbol, False, quote, now):
                     break
 
     @staticmethod
@@ -549,6 +564,7 @@ class Venue:
         quote = self.engine.market_quote(self._instrument(order), now)
         if quote is not None:
             self._evaluate_order(order, quote, now, entering=True)
+            self._join_queue(order, quote, now)
 
     def _trail(
         self, order: Order, reference: Decimal | None, now: int, force: bool = False
@@ -599,18 +615,29 @@ class Venue:
         limit = order.working_limit
         if limit is not None and (touch > limit if order.is_buy else touch < limit):
             return
-        available = self._available(order.symbol, order.is_buy, quote, now)
+        levels = [
+            (price, size)
+            for price, size in self._levels(order.symbol, order.is_buy, quote, now)
+            if limit is None or (price <= limit if order.is_buy else price >= limit)
+        ]
         leaves = order.quantity - order.filled_quantity
-        if order.time_in_force == o.FOK and available < leaves:
+        if order.time_in_force == o.FOK and sum(size for _, size in levels) < leaves:
             return
-        quantity = min(leaves, available)
-        if quantity <= 0:
-            return
-        if limit is not None and not entering:
-            price = limit  # a resting limit fills at its own price
-        else:
-            price = self._slipped(touch, order.is_buy, limit)
-        self._fill(order, quantity, price, now, self.offered_ns(quote, now))
+        offered = self.offered_ns(quote, now)
+        if order.queue_ahead and not entering:
+            levels = self._wait_in_queue(order, levels, now, offered)
+        for price, size in levels:  # a marketable order walks the book, level by level
+            quantity = min(leaves, size)
+            if quantity <= 0:
+                break
+            if limit is not None and not entering:
+                fill_price = limit  # a resting limit fills at its own price
+            else:
+                fill_price = self._slipped(price, order.is_buy, limit)
+            self._fill(order, quantity, fill_price, now, offered)
+            leaves -= quantity
+            if not order.is_open:
+                break
 
     def _evaluate_strategy(self, order: Order, now: int) -> None:
         """Fill a strategy as one package at the legs' touches when its net price is acceptable."""
@@ -672,6 +699,95 @@ class Venue:
         if refresh <= 0 or now <= quote.ts_ns:
             return quote.ts_ns
         return quote.ts_ns + (now - quote.ts_ns) // refresh * refresh
+
+    def _join_queue(self, order: Order, quote: Quote, now: int) -> None:
+        """With queue position on, a limit left resting waits behind the displayed size at its
+        price when it arrived (the touch, or a depth level); a new price level has no queue."""
+        limit = order.working_limit
+        if not self.settings.queue or not order.is_open or limit is None:
+            return
+        if order.waits_for_trigger or order.time_in_force in (o.IOC, o.FOK):
+            return
+        # The side it joins is the one the other side's orders take: a buy joins the bids.
+        same = quote.bid if order.is_buy else quote.ask
+        size = quote.bid_size if order.is_buy else quote.ask_size
+        ahead = Decimal(0)
+        if same is not None:
+            for price, shown in [
+                (same, size),
+                *self._depth(order.symbol, not order.is_buy, same, size, quote.ts_ns),
+            ]:
+                if price == limit:
+                    ahead = Decimal(shown)
+        if ahead != order.queue_ahead:
+            self.engine.emit(ev.OrderQueued(ts_ns=now, order_id=order.id, ahead=ahead))
+
+    def _wait_in_queue(
+        self, order: Order, levels: list[tuple[Decimal, Decimal]], now: int, offered: int
+    ) -> list[tuple[Decimal, Decimal]]:
+        """What reaches a queued limit trades with the orders ahead of it first; the rest."""
+        ahead = order.queue_ahead
+        taken = Decimal(0)
+        rest = []
+        for price, size in levels:
+            spent = min(size, ahead - taken)
+            taken += spent
+            if size > spent:
+                rest.append((price, size - spent))
+        if taken:
+            self.engine.emit(
+                ev.QueueAdvanced(
+                    ts_ns=now,
+                    order_id=order.id,
+                    ahead=ahead - taken,
+                    taken=taken,
+                    quote_ts_ns=offered,
+                )
+            )
+        return rest
+
+    def _levels(
+        self, symbol: str, is_buy: bool, quote: Quote, now: int
+    ) -> list[tuple[Decimal, Decimal]]:
+        """The side an order takes, touch first, as (price, quantity left) after what fills took
+        since the size was offered; deeper levels only with depth on."""
+        touch = quote.ask if is_buy else quote.bid
+        if touch is None:
+            return []
+        size = quote.ask_size if is_buy else quote.bid_size
+        used = Decimal(0)
+        taken = self.engine.state.liquidity_used.get((symbol, is_buy))
+        if taken is not None and taken[0] == self.offered_ns(quote, now):
+            used = taken[1]
+        left = []
+        for price, shown in [(touch, size), *self._depth(symbol, is_buy, touch, size, quote.ts_ns)]:
+            visible = (Decimal(shown) * self.settings.participation).to_integral_value(ROUND_FLOOR)
+            spent = min(visible, used)
+            used -= spent
+            if visible > spent:
+                left.append((price, visible - spent))
+        return left
+
+    def _depth(
+        self, symbol: str, is_buy: bool, touch: Decimal, size: int, quote_ts: int
+    ) -> list[tuple[Decimal, int]]:
+        """The levels behind the touch: each 1-3 ticks further away, sized 0.5-2x the touch,
+        drawn from (seed, symbol, side, quote time) so the same quote always shows the same book."""
+        count = self.settings.depth
+        if count <= 0 or size <= 0:
+            return []
+        side = "ask" if is_buy else "bid"
+        levels = []
+        price = touch
+        for k in range(count):
+            key = f"{self.settings.seed}:{symbol}:{side}:{quote_ts}:{k}".encode()
+            gap, scale = hashlib.blake2b(key, digest_size=2).digest()
+            step = tick_for(price) * (1 + gap % 3)
+            price = price + step if is_buy else price - step
+            if price <= 0:
+                break
+            levels.append((price, size * (50 + scale % 151) // 100))
+        return levels
 
     def _available(self, symbol: str, is_buy: bool, quote: Quote, now: int) -> Decimal:
         """What is left of the touch's displayed size (times participation) on one side."""
