@@ -53,7 +53,12 @@ def _trade_a_morning(desk: Desk) -> dict[str, Any]:
 
 def test_reset_goes_back_to_the_bootstrap_keeping_the_keys(desk: Desk) -> None:
     extra = _trade_a_morning(desk)
+    _rule(desk, action="reject")
+    desk.set_faults(reject_next=3)
     data = _reset(desk)
+    assert _rules(desk) == []  # scenario rules, faults and pins go with the old sandbox
+    assert desk.admin.get("/admin/v1/faults").json()["data"]["reject_next"] == 0
+    assert desk.admin.delete("/admin/v1/quotes/AAPL").status_code == 404
     assert [a["id"] for a in data["accounts"]] == [MARGIN, CASH, OTHER]
     assert extra["id"] not in [a["id"] for a in data["accounts"]]
     assert [a["trade_cash"] for a in data["accounts"]] == ["1000000.00", "100000.00", "250000.00"]
