@@ -60,6 +60,7 @@ class Desk:
         self.account_id = account_id
         self.sdk = ClearStreet(api_key=API_KEY, base_url=server.base_url, max_retries=0)
         self.admin: httpx.Client = server.admin()
+        self.checked: dict[str, int] = {}  # objects checked for every field, by name
 
     def close(self) -> None:
         self.sdk.close()
@@ -140,7 +141,8 @@ class Desk:
         if self.spec is not None:
             assert_matches_schema(self.spec, method, path, body, status)
         if 200 <= status < 300 and (method.upper(), path) in OPERATIONS:
-            assert_complete(method, path, body["data"])
+            name = assert_complete(method, path, body["data"])
+            self.checked[name] = self.checked.get(name, 0) + 1
 
     @property
     def _orders(self) -> Any:
