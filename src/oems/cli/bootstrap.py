@@ -1,42 +1,113 @@
-"""The sandbox world an empty database starts with, and the credentials file describing it."""
+"""The sandbox world a new database starts with, and the credentials file describing it.
+
+The bootstrap is several commands, so a start can be cut short in its middle (Ctrl-C, a crash).
+It is therefore written to converge: each start that finds it incomplete (no admin key yet)
+opens only the sandbox accounts that are missing, writes the credentials file before it issues
+the keys the file names, and issues the admin key last. A start after any failed one ends with
+the whole sandbox and a credentials file whose keys work.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from oems.api.admin import new_secret
 from oems.cli.credentials import credentials_path
-from oems.domain.accounts import digest_secret
+from oems.domain.accounts import Account, digest_secret
+from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine.sandbox import SANDBOX_ACCOUNTS, SANDBOX_USER
 from oems.runtime import Runtime
+from oems.store.lock import PRIVATE
 
 ADMIN_USER = "admin"
+ACCOUNT_NAMES = ("margin", "cash", "other_user_account")  # of SANDBOX_ACCOUNTS, in order
+
+
+def needs_bootstrap(state: TradingState) -> bool:
+    """True until a bootstrap has completed: it issues the admin key last."""
+    admin = state.users_by_name.get(ADMIN_USER)
+    return admin is None or not any(
+        key.admin and key.user_id == admin.id for key in state.api_keys.values()
+    )
+
+
+def connectable_url(host: str, port: int) -> str:
+    """A URL a client on this machine can connect to: a wildcard host becomes the loopback."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def bootstrap(runtime: Runtime, api_key: str | None, admin_key: str | None) -> dict[str, Any]:
-    """Create the sandbox (users, accounts, keys) and write the credentials file (mode 0600)."""
+    """Create what the sandbox lacks (users, accounts, keys) and write the credentials file (0600)."""
     engine = runtime.engine
-    margin, cash, other = [await engine.execute(spec) for spec in SANDBOX_ACCOUNTS]
-    user_secret = api_key or new_secret()
-    admin_secret = admin_key or new_secret()
-    await engine.execute(cmd.IssueApiKey(SANDBOX_USER, digest_secret(user_secret)))
-    await engine.execute(cmd.IssueApiKey(ADMIN_USER, digest_secret(admin_secret), admin=True))
+    state = runtime.state
+    path = credentials_path(runtime.config.db_path)
+    earlier = _read_credentials(path)  # a bootstrap cut short: reuse the secrets it wrote
+    accounts: dict[str, int] = {}
+    for name, spec in zip(ACCOUNT_NAMES, SANDBOX_ACCOUNTS, strict=True):
+        account = _sandbox_account(state, spec)
+        if account is None:
+            account = await engine.execute(spec)
+        accounts[name] = account.id
+    user_secret = api_key or earlier.get("api_key") or new_secret()
+    admin_secret = admin_key or earlier.get("admin_key") or new_secret()
     credentials = {
-        "base_url": f"http://{runtime.config.host}:{runtime.config.port}",
+        "base_url": connectable_url(runtime.config.host, runtime.config.port),
         "api_key": user_secret,
         "admin_key": admin_secret,
-        "accounts": {
-            "margin": margin.id,
-            "cash": cash.id,
-            "other_user_account": other.id,
-        },
+        "accounts": accounts,
     }
-    path = credentials_path(runtime.config.db_path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(credentials, handle, indent=2)
-    os.chmod(path, 0o600)
+    _write_private_json(path, credentials)
+    for user, secret, admin in (
+        (SANDBOX_USER, user_secret, False),
+        (ADMIN_USER, admin_secret, True),
+    ):
+        if digest_secret(secret) not in state.keys_by_digest:
+            await engine.execute(cmd.IssueApiKey(user, digest_secret(secret), admin=admin))
     return credentials
+
+
+def _sandbox_account(state: TradingState, spec: cmd.OpenAccount) -> Account | None:
+    user = state.users_by_name.get(spec.owner)
+    if user is None:
+        return None
+    return next(
+        (
+            account
+            for account in state.accounts.values()
+            if account.owner_id == user.id and account.short_name == spec.short_name
+        ),
+        None,
+    )
+
+
+def _read_credentials(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _write_private_json(path: Path, content: dict[str, Any]) -> None:
+    """Replace `path` atomically with `content`, owner-only, durably (file and folder fsynced)."""
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(content, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temporary, PRIVATE)
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -1,13 +1,20 @@
-"""`oems serve`: build the runtime from the command line and run the HTTP server."""
+"""`oems serve`: build the runtime from the command line and run the HTTP server.
+
+Start-up order matters: the database's lock first (one server per database), then the listening
+socket (a taken port fails before anything is read or journaled), then recovery, then serving,
+and the sandbox bootstrap last. Every start-up failure is one message naming the path or port,
+the cause and the way out (`--debug` adds the traceback); Ctrl-C at any moment ends with 130.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import dataclasses
 import gc
 import logging
 import signal
+import socket
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -17,21 +24,32 @@ import uvloop
 
 from oems.api.app import build_app
 from oems.api.ratelimit import Rate
-from oems.cli.bootstrap import bootstrap
+from oems.cli.bootstrap import bootstrap, connectable_url, needs_bootstrap
 from oems.cli.credentials import credentials_path
+from oems.cli.logs import configure_logging
 from oems.cli.main import env_setting
+from oems.cli.startup import EXIT_USAGE, StartupError, describe_path_error
 from oems.domain.timefmt import parse_iso
 from oems.engine.venue import MAX_DEPTH, VenueSettings
 from oems.runtime import Config, Runtime
+from oems.store.journal import JournalError
+from oems.store.lock import DatabaseLock
 
 log = logging.getLogger("oems")
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    """The runtime configuration an `oems serve` command line describes."""
-    start = parse_iso(args.clock_start) if args.clock_start else None
+    """The runtime configuration an `oems serve` command line describes (ValueError if invalid)."""
+    try:
+        start = parse_iso(args.clock_start) if args.clock_start else None
+    except ValueError:
+        raise ValueError(
+            f"--clock-start must be an ISO-8601 instant, e.g. 2025-10-15T13:30:00Z, got {args.clock_start!r}"
+        ) from None
     if args.snapshot_every < 0:
         raise ValueError("--snapshot-every must not be negative")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
     return Config(
         db_path=Path(args.db).resolve(),
         host=args.host,
@@ -70,9 +88,15 @@ def _venue_settings(args: argparse.Namespace) -> VenueSettings:
     )
 
 
-async def serve(config: Config, log_level: str) -> None:
-    """Run the server until SIGINT or SIGTERM, bootstrapping the sandbox on an empty database."""
-    runtime = Runtime(config)
+async def serve(config: Config, sock: socket.socket) -> None:
+    """Recover the database, serve on the bound socket until SIGINT or SIGTERM, bootstrapping the
+    sandbox if it is new (or was cut short)."""
+    try:
+        runtime = Runtime(config)
+    except OSError as exc:
+        raise StartupError(describe_path_error(config.db_path, exc)) from exc
+    except JournalError as exc:
+        raise StartupError(str(exc)) from exc
     # The recovered state lives as long as the process: keep the cyclic collector off it, and
     # collect young objects less often (each full pass over a large state pauses the server).
     gc.collect()
@@ -84,27 +108,33 @@ async def serve(config: Config, log_level: str) -> None:
             app,
             host=config.host,
             port=config.port,
-            log_level=log_level,
-            access_log=False,
+            log_config=None,  # our logging setup stays in force
+            access_log=False,  # the app logs each request itself (request id, key id, route)
             lifespan="on",
         )
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
     # shutdown (engine and journal), then re-raises the signal.
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        if runtime.is_new:
+        path = credentials_path(config.db_path)
+        if needs_bootstrap(runtime.state):
             credentials = await bootstrap(runtime, env_setting("API_KEY"), env_setting("ADMIN_KEY"))
             _print_welcome(config, credentials)
         else:
+            where = f"credentials in {path}" if path.exists() else f"no credentials file at {path}"
             print(
-                f"oems: resumed {runtime.recovered_events} journaled events from {config.db_path}; "
-                f"credentials in {credentials_path(config.db_path)}",
+                f"oems: serving at {_url(config)}, resumed {runtime.recovered_events} journaled "
+                f"events from {config.db_path}; {where}",
                 flush=True,
             )
     await serving
+
+
+def _url(config: Config) -> str:
+    return connectable_url(config.host, config.port)
 
 
 def _print_welcome(config: Config, credentials: dict[str, object]) -> None:
@@ -113,6 +143,7 @@ def _print_welcome(config: Config, credentials: dict[str, object]) -> None:
     assert isinstance(accounts, dict)
     base = credentials["base_url"]
     path = credentials_path(config.db_path)
+    bin_dir = Path(sys.executable).parent
     print(
         f"""
 oems is serving the Clear Street Trading API v1 at {base}
@@ -121,28 +152,31 @@ oems is serving the Clear Street Trading API v1 at {base}
   Another user's account (answers 403 to your key):    {accounts["other_user_account"]}
   The user API key and the admin key are in {path} (readable by you only).
 
-Try:
-  KEY=$(python3 -c "import json; print(json.load(open('{path}'))['api_key'])")
-  curl -s -H "Authorization: Bearer $KEY" {base}/v1/accounts
-  python3 -c "from clearstreet import ClearStreet; print(ClearStreet(api_key='$KEY', base_url='{base}').v1.accounts.get_accounts())"
+Try, in another terminal:
+  export CLEAR_STREET_API_KEY=$({bin_dir}/python -c "import json; print(json.load(open('{path}'))['api_key'])")
+  export CLEAR_STREET_BASE_URL={base}
+  curl -s -H "Authorization: Bearer $CLEAR_STREET_API_KEY" $CLEAR_STREET_BASE_URL/v1/accounts
+  {bin_dir}/clear-street v1:accounts get-accounts --format table
+  {bin_dir}/python -c "from clearstreet import ClearStreet; print(ClearStreet().v1.accounts.get_accounts())"
 """,
         flush=True,
     )
 
 
-def run_server(args: argparse.Namespace) -> None:
-    """Run `oems serve` as parsed: log setup, configuration, then serve until a signal."""
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+def run_server(args: argparse.Namespace, lock: DatabaseLock, sock: socket.socket) -> int:
+    """Run `oems serve` as parsed, holding the database's lock and the bound socket, until a
+    signal; returns the exit status (StartupError when it cannot start)."""
+    configure_logging(args.log_level, args.log_format)
     try:
         config = config_from(args)
     except ValueError as exc:
-        sys.exit(f"oems: {exc}")
-    # uvicorn re-raises SIGINT/SIGTERM once it has shut down cleanly; end with status 0 then.
+        raise StartupError(str(exc), EXIT_USAGE) from exc
+    config = dataclasses.replace(config, port=sock.getsockname()[1])  # --port 0: the one given
+    # uvicorn re-raises SIGINT/SIGTERM once it has shut down cleanly: SIGTERM ends with 0,
+    # SIGINT (Ctrl-C) with KeyboardInterrupt, 130.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(config, args.log_level))
+    uvloop.run(serve(config, sock))
+    return 0
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -1291,7 +1291,8 @@ def append_replay_csv(path: Path, rows: Sequence[ReplayRow]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     created = not path.exists()
-    with path.open("ab") as handle:
+    # Owner-only, like the database beside it.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as handle:
         start = handle.tell()
         if start == 0:
             writer.writerow(REPLAY_COLUMNS)

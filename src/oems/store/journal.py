@@ -7,13 +7,17 @@ to and including `seq`, so a restart loads it and replays only the events after 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
+
 from oems.domain.events import Event, decode_event, encode_event
+from oems.store.lock import PRIVATE, create_private
 from oems.store.snapshots import format_version
 
 log = logging.getLogger("oems.store")
@@ -42,28 +46,54 @@ def encode_rows(events: list[Event]) -> list[Row]:
     return [(e.ts_ns, encode_event(e)) for e in events]
 
 
+class JournalError(Exception):
+    """A database that cannot be used as a journal; the message names it, the cause and the way out."""
+
+
+def _unusable(path: Path, exc: Exception) -> JournalError:
+    return JournalError(
+        f"{path} is not an oems database, or it is damaged ({exc}). Nothing was changed: restore "
+        f"it from a backup, or start with another --db (`sqlite3 {path} .recover` may salvage "
+        "what a damaged file still holds)"
+    )
+
+
 class Journal:
-    """Durable, ordered storage of events. `append` returns only once the batch is on disk."""
+    """Durable, ordered storage of events. `append` returns only once the batch is on disk.
+
+    The database and its WAL and shared-memory files are owner-only: they hold every key's digest.
+    Opening raises OSError (the path) or JournalError (the content) when it cannot be used.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        # SQLite creates the -wal and -shm files with the database's mode: make that owner-only.
+        create_private(self.path)
+        for side in ("-wal", "-shm"):
+            side_path = self.path.with_name(self.path.name + side)
+            if side_path.exists():
+                os.chmod(side_path, PRIVATE)
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        # WAL with synchronous=FULL: every commit fsyncs the log, so a returned append survives
-        # kill -9 and power loss alike.
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        try:
+            # WAL with synchronous=FULL: every commit fsyncs the log, so a returned append
+            # survives kill -9 and power loss alike.
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+            # The seq of the last appended event, and of the newest snapshot this code can read.
+            self.last_seq = int(
+                self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+            )
+            row = self._conn.execute(
+                "SELECT MAX(seq) FROM snapshots WHERE version = ?", (format_version(),)
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise _unusable(self.path, exc) from exc
+        self.snapshot_seq = int(row[0] or 0)
         self._lock = threading.Lock()
         self.last_batch_size = 0
         self.last_commit_seconds = 0.0
-        # The seq of the last appended event, and of the newest snapshot this code can read.
-        self.last_seq = int(
-            self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
-        )
-        row = self._conn.execute(
-            "SELECT MAX(seq) FROM snapshots WHERE version = ?", (format_version(),)
-        ).fetchone()
-        self.snapshot_seq = int(row[0] or 0)
 
     def append(self, rows: list[Row]) -> None:
         """Write the encoded events (see `encode_rows`) as one transaction; return once durable."""
@@ -82,12 +112,27 @@ class Journal:
         self.last_commit_seconds = time.perf_counter() - started
 
     def replay(self, after_seq: int = 0) -> Iterator[Event]:
-        """Every journaled event with a seq above `after_seq`, oldest first."""
-        cursor = self._conn.execute(
-            "SELECT payload FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
-        )
-        for (payload,) in cursor:
-            yield decode_event(payload)
+        """Every journaled event with a seq above `after_seq`, oldest first.
+
+        JournalError names the first event that cannot be read or decoded.
+        """
+        seq = after_seq
+        try:
+            cursor = self._conn.execute(
+                "SELECT seq, payload FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
+            )
+            for row_seq, payload in cursor:
+                seq = row_seq
+                yield decode_event(payload)
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.path, exc) from exc
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise JournalError(
+                f"{self.path}: event {seq} of {self.last_seq} cannot be decoded ({exc}). "
+                f"Events 1-{seq - 1} are intact and nothing was changed. This code cannot read "
+                "that event: run the oems version that wrote it, restore a backup, or start with "
+                "another --db"
+            ) from exc
 
     def save_snapshot(self, seq: int, blob: bytes) -> None:
         """Store the state as of event `seq` durably, in one transaction; keep only the newest ones."""
