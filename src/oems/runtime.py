@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oems.api import metrics
+from oems.api.activity import log_trading_events
 from oems.api.ratelimit import Rate
 from oems.domain.accounts import ApiKey, digest_secret, secret_matches
+from oems.domain.events import Event
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
@@ -63,7 +65,7 @@ class Runtime:
             self.clock,
             self.calendar,
             seed=config.seed,
-            on_commit=metrics.observe_journal_batch,
+            on_commit=self._committed,
             venue=config.venue,
         )
         self.recovered_events = self.engine.recover()
@@ -86,6 +88,10 @@ class Runtime:
         )
         self.engine.attach_market(self.instruments, self.market_data)
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _committed(self, events: list[Event], seconds: float) -> None:
+        metrics.observe_journal_batch(len(events), seconds)
+        log_trading_events(self.state, events)
 
     @property
     def is_new(self) -> bool:

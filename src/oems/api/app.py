@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,6 +23,7 @@ from oems.api import (
     orders,
     positions,
 )
+from oems.api.activity import AccessLog
 from oems.api.ratelimit import RateLimiter
 from oems.api.wire import error_response, internal_error_response, new_request_id
 from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
@@ -83,6 +85,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *ops.routes,
         ],
         exception_handlers={HTTPException: _http_exception, Exception: _unhandled},
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

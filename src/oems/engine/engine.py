@@ -55,7 +55,7 @@ class Engine:
         clock: Clock,
         calendar: TradingCalendar,
         seed: int = 0,
-        on_commit: Callable[[int, float], None] | None = None,
+        on_commit: Callable[[list[ev.Event], float], None] | None = None,
         venue: VenueSettings | None = None,
         sample_ns: int = DEFAULT_SAMPLE_NS,
     ) -> None:
@@ -221,7 +221,7 @@ class Engine:
                     self._refuse_writes(exc, events, rows, batch_clock, outcomes)
                 else:
                     if self._on_commit is not None:
-                        self._on_commit(len(rows), self.journal.last_commit_seconds)
+                        self._on_commit(events, self.journal.last_commit_seconds)
             for future, error, result in outcomes:
                 if future is None or future.done():
                     continue
