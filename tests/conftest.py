@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.schema_check import with_seed_enums
+from tests.schema_check import skipped_comparisons, with_seed_enums
 
 API_KEY = "oems_test_user_key_0123456789abcdef"
 ADMIN_KEY = "oems_test_admin_key_0123456789abcdef"
@@ -159,7 +159,18 @@ def accounts(server: ServerProcess) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def vendor_spec() -> dict[str, Any]:
     """The vendor OpenAPI document from ../shared/spec with the seeds' newer enum values (the
-    seed wins where they differ); skips where a fresh clone lacks it."""
+    seed wins where they differ). Where a fresh clone lacks it this is `{}`: the tests still run
+    every behaviour assertion and only their comparisons with the document are skipped
+    (`assert_matches_schema` counts them; the run's summary says so once)."""
     if not SPEC_PATH.exists():
-        pytest.skip(f"vendor document not found at {SPEC_PATH}")
+        return {}
     return with_seed_enums(json.loads(SPEC_PATH.read_text()))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say once how many comparisons with the vendor document a fresh clone skipped."""
+    if skipped_comparisons():
+        terminalreporter.write_line(
+            f"vendor document not found at {SPEC_PATH}: {skipped_comparisons()} comparisons "
+            "with it were skipped; every behaviour assertion ran"
+        )

@@ -24,7 +24,13 @@ from oems.domain.scenarios import ScenarioRule, ScenarioTerms
 from oems.domain.timefmt import NS_PER_SECOND, format_ns, parse_iso
 from oems.engine import commands as cmd
 from oems.engine.sandbox import SANDBOX_ACCOUNTS
-from oems.market.quotes import ReplayRow, ReplayRowError, append_replay_csv, parse_replay_row
+from oems.market.quotes import (
+    ReplayRow,
+    ReplayRowError,
+    append_replay_csv,
+    parse_replay_row,
+    rewrite_replay_csv,
+)
 
 KEY_PREFIX = "oems_"
 MAX_REPLAY_ROWS = 10_000  # per request; `oems replay` sends 1000
@@ -56,7 +62,26 @@ def render_clock(call: Call) -> dict[str, Any]:
         "speed": runtime.clock.speed,
         "session": runtime.calendar.session_at(now),
         "market_date": runtime.calendar.market_date(now).isoformat(),
+        **_next_session(runtime.calendar, now),
     }
+
+
+def _next_session(calendar: Any, now: int) -> dict[str, Any]:
+    """The first session that starts after `now` (within the calendar), for a closed market."""
+    date = calendar.market_date(now)
+    for _ in range(10):  # the longest market closure is a few days
+        for name, (start, end) in sorted(calendar.day(date).sessions.items(), key=lambda s: s[1]):
+            if start > now:
+                return {
+                    "next_session": name,
+                    "next_session_starts_at": format_ns(start),
+                    "next_session_ends_at": format_ns(end),
+                }
+        try:
+            date = calendar.next_trading_day(date)
+        except ValueError:
+            break
+    return {"next_session": None, "next_session_starts_at": None, "next_session_ends_at": None}
 
 
 @endpoint(ADMIN, "/admin/v1/clock")
@@ -253,6 +278,7 @@ def render_key(key: ApiKey, user: str) -> dict[str, Any]:
     return {
         "id": str(key.id),
         "user": user,
+        "admin": key.admin,
         "account_ids": sorted(key.account_ids) if key.account_ids is not None else None,
         "created_at": format_ns(key.created_ns),
         "expires_at": format_ns(key.expires_ns) if key.expires_ns is not None else None,
@@ -272,6 +298,16 @@ async def create_api_key(call: Call) -> Any:
         cmd.IssueApiKey(user, digest_secret(secret), ids, False, expires)
     )
     return Reply({**render_key(key, body.user), "api_key": secret}, status=201)
+
+
+@endpoint(ADMIN, "/admin/v1/api-keys")
+async def list_api_keys(call: Call) -> Any:
+    """Every API key in creation order: id, user, accounts, created, expires, revoked (no secret)."""
+    state = call.runtime.state
+    return [
+        render_key(key, state.users[key.user_id].name)
+        for key in sorted(state.api_keys.values(), key=lambda key: (key.created_ns, str(key.id)))
+    ]
 
 
 @endpoint(ADMIN, "/admin/v1/api-keys/{key_id}")
@@ -372,6 +408,33 @@ async def replay_market_data(call: Call) -> Any:
     # Working orders meet the new quotes now, not at the next tick.
     await runtime.engine.execute(cmd.RunDue())
     return {"rows": len(rows), "symbols": batch.symbols()}
+
+
+@endpoint(ADMIN, "/admin/v1/market-data/replay")
+async def forget_replayed(call: Call) -> Any:
+    """Forget replayed rows durably: all, or those of `?symbols=A,B` (`<db>.replay.csv` is
+    rewritten first); those symbols follow the configured source again."""
+    runtime = call.runtime
+    symbols: list[str] | None = None
+    if "symbols" in call.query:
+        names = [n.strip() for n in ",".join(call.query.getlist("symbols")).split(",")]
+        if not all(names):
+            raise InvalidRequest("`symbols` must list instruments, e.g. symbols=AAPL,SPY")
+        symbols = []
+        for name in names:
+            instrument = runtime.instruments.resolve(name)
+            if instrument is None:
+                raise NotFound(f"Instrument not found: {name}")
+            symbols.append(instrument.symbol)
+    async with runtime.replay_lock:
+        replayed = runtime.market_data.replayed
+        before = replayed.row_count
+        await asyncio.to_thread(
+            rewrite_replay_csv, runtime.replay_path, replayed.rows_without(symbols)
+        )
+        gone = replayed.forget(symbols)
+    await runtime.engine.execute(cmd.RunDue())
+    return {"rows": before - replayed.row_count, "symbols": gone}
 
 
 class _FaultsBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -554,10 +617,12 @@ routes = [
     Route("/admin/v1/quotes/{symbol}", pin_quote, methods=["PUT"]),
     Route("/admin/v1/quotes/{symbol}", release_quote, methods=["DELETE"]),
     Route("/admin/v1/market-data/replay", replay_market_data, methods=["POST"]),
+    Route("/admin/v1/market-data/replay", forget_replayed, methods=["DELETE"]),
     Route("/admin/v1/accounts", list_accounts, methods=["GET"]),
     Route("/admin/v1/accounts", create_account, methods=["POST"]),
     Route("/admin/v1/accounts/{account_id}/cash", move_cash, methods=["POST"]),
     Route("/admin/v1/accounts/{account_id}/status", set_account_status, methods=["POST"]),
+    Route("/admin/v1/api-keys", list_api_keys, methods=["GET"]),
     Route("/admin/v1/api-keys", create_api_key, methods=["POST"]),
     Route("/admin/v1/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
 ]

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from oems.cli import sandbox
 from oems.cli.credentials import credentials_path
+from oems.cli.streams import write_out
 from oems.cli.tables import render_table
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5001"
@@ -57,6 +58,9 @@ examples:
   oems replay quotes.csv
   oems reset --clock simulated --now 2025-10-15T13:30:00Z --speed 0
   oems scenarios add reject --symbol TSLA --reason "no TSLA today" --times 1
+  oems replay --clear AAPL                    (forget replayed rows; no symbol: all)
+  oems keys list
+  oems accounts status 100004 INACTIVE
 
 exit status: 0 success, 1 the server answered an error or could not be reached, 2 usage error
 
@@ -117,8 +121,18 @@ def add_operator_commands(sub: Any) -> None:
     fund.add_argument("account_id", type=int, metavar="ACCOUNT_ID")
     fund.add_argument("amount", metavar="AMOUNT", help="a decimal, e.g. 2500 or -2500.00")
     fund.add_argument("--memo", default="", help="a note journaled with the movement")
+    status = action(accounts, "status", "set an account ACTIVE, INACTIVE (no new orders) or CLOSED")
+    status.add_argument("account_id", type=int, metavar="ACCOUNT_ID")
+    status.add_argument(
+        "status",
+        choices=("ACTIVE", "INACTIVE", "CLOSED"),
+        help="CLOSED is for flat accounts only, and for good",
+    )
 
-    keys = group("keys", "issue and revoke API keys")
+    keys = group("keys", "list, issue and revoke API keys")
+    action(
+        keys, "list", "every key: id, user, accounts, created, expires, revoked (never a secret)"
+    )
     issue = action(keys, "create", "issue an API key; its secret is shown this once")
     issue.add_argument("--user", required=True, help="the user the key acts for")
     issue.add_argument(
@@ -184,7 +198,13 @@ def add_operator_commands(sub: Any) -> None:
         parents=[common],
     )
     sandbox.add_sandbox_commands(sub, common)
-    replay.add_argument("file", type=Path, metavar="FILE")
+    replay.add_argument("file", type=Path, nargs="?", metavar="FILE")
+    replay.add_argument(
+        "--clear",
+        nargs="*",
+        metavar="SYMBOL",
+        help="instead of loading: forget the replayed rows of these symbols (none given: all)",
+    )
     replay.add_argument(
         "--chunk-rows",
         type=int,
@@ -208,7 +228,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return API_ERROR
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else render_table(data))
+    write_out(
+        sys.stdout,
+        json.dumps(data, indent=2, ensure_ascii=False) if args.json else render_table(data),
+    )
     return OK
 
 
@@ -231,6 +254,11 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:
     if command == "accounts fund":
         body = {"amount": args.amount, "memo": args.memo}
         return _call(client, "POST", f"/admin/v1/accounts/{args.account_id}/cash", body)
+    if command == "accounts status":
+        body = {"status": args.status}
+        return _call(client, "POST", f"/admin/v1/accounts/{args.account_id}/status", body)
+    if command == "keys list":
+        return _call(client, "GET", "/admin/v1/api-keys")
     if command == "keys create":
         body = {"user": args.user, "account_ids": args.account_ids, "expires_at": args.expires_at}
         return _call(client, "POST", "/admin/v1/api-keys", body)
@@ -274,6 +302,13 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:
         return _call(client, "POST", "/admin/v1/faults", body)
     if command == "faults clear":
         return _call(client, "DELETE", "/admin/v1/faults")
+    if (args.file is None) == (args.clear is None):
+        raise OperatorError("replay: give a FILE to load, or --clear [SYMBOL ...]", USAGE_ERROR)
+    if args.clear is not None:
+        path = "/admin/v1/market-data/replay"
+        if args.clear:
+            path += "?symbols=" + ",".join(args.clear)
+        return _call(client, "DELETE", path)
     return replay(client, args.file, args.chunk_rows)
 
 

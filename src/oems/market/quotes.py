@@ -926,8 +926,13 @@ def read_replay_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
         for record in reader:
             if not record or all(not field.strip() for field in record):
                 continue
-            if len(record) < len(names):
-                record = record + [""] * (len(names) - len(record))
+            if len(record) != len(names):
+                # A short row would play its missing fields as empty (keep the previous value):
+                # an `ask_size` of 0 that nobody wrote. Refuse it, naming the line.
+                raise ValueError(
+                    f"{path}:{reader.line_num}: {len(record)} fields, but the header has "
+                    f"{len(names)} ({','.join(names)})"
+                )
             yield reader.line_num, [record[i] for i in where]
 
 
@@ -1238,6 +1243,22 @@ class ReplayOverlay:
             self._rows[symbol] = all_rows
         self.row_count += batch.row_count
 
+    def rows_without(self, symbols: Sequence[str] | None) -> list[ReplayRow]:
+        """Every loaded row except those of `symbols` (None: of every symbol), in time order per
+        symbol: what `<db>.replay.csv` keeps once those symbols are forgotten."""
+        dropped = set(self.series) if symbols is None else set(symbols)
+        return [row for symbol, rows in self._rows.items() if symbol not in dropped for row in rows]
+
+    def forget(self, symbols: Sequence[str] | None) -> list[str]:
+        """Drop the replayed rows of `symbols` (None: all); they follow their source again.
+        Returns the symbols that had rows, sorted."""
+        gone = sorted(self.series if symbols is None else set(symbols) & set(self.series))
+        for symbol in gone:
+            del self.series[symbol]
+            self.row_count -= len(self._rows.pop(symbol))
+        self._version += 1
+        return gone
+
     def merge(self, rows: Sequence[ReplayRow]) -> None:
         """Check and merge `rows` in one step (`prepare`, then `ReplayBatch.commit`)."""
         self.prepare(rows).commit()
@@ -1311,6 +1332,23 @@ def append_replay_csv(path: Path, rows: Sequence[ReplayRow]) -> None:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+def rewrite_replay_csv(path: Path, rows: Sequence[ReplayRow]) -> None:
+    """Replace the replay CSV at `path` with `rows` durably (a new file renamed over the old one,
+    then the folder fsynced); with no rows the file is removed."""
+    if rows:
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.unlink(missing_ok=True)
+        append_replay_csv(temporary, rows)
+        os.replace(temporary, path)
+    else:
+        path.unlink(missing_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def load_replay_log(path: Path, overlay: ReplayOverlay) -> int:

@@ -17,6 +17,7 @@ from clearstreet import APIConnectionError, APIStatusError, ClearStreet
 from oems.cli.client.commands import Command, resources
 from oems.cli.client.output import DEFAULT_PATH, parse_path, render, select
 from oems.cli.client.parser import DEFAULT_BASE_URL, PROG, build_parser
+from oems.cli.streams import write_out
 
 OK, API_ERROR, USAGE_ERROR = 0, 1, 2
 
@@ -79,15 +80,15 @@ def _call(client: ClearStreet, command: Command, params: dict[str, Any]) -> http
 
 def _print_answer(response: httpx.Response, fmt: str, path: tuple[Any, ...] | None) -> int:
     if fmt == "raw":
-        _write(sys.stdout, response.text)
+        write_out(sys.stdout, response.text)
         envelope = _json_or_none(response.text)
     else:
         envelope = response.json()
-        _write(sys.stdout, render(select(envelope, path or parse_path(DEFAULT_PATH)), fmt))
+        write_out(sys.stdout, render(select(envelope, path or parse_path(DEFAULT_PATH)), fmt))
     error = envelope.get("error") if isinstance(envelope, dict) else None
     if error:
         # A partly rejected batch (207): the data above says which items; the summary goes here.
-        _write(sys.stderr, json.dumps({"error": error}, indent=2, ensure_ascii=False))
+        write_out(sys.stderr, json.dumps({"error": error}, indent=2, ensure_ascii=False))
         return API_ERROR
     return OK
 
@@ -95,9 +96,9 @@ def _print_answer(response: httpx.Response, fmt: str, path: tuple[Any, ...] | No
 def _print_error_envelope(response: httpx.Response, fmt: str) -> None:
     envelope = _json_or_none(response.text)
     if fmt == "raw" or envelope is None:
-        _write(sys.stderr, response.text or f"HTTP {response.status_code}")
+        write_out(sys.stderr, response.text or f"HTTP {response.status_code}")
     else:
-        _write(sys.stderr, json.dumps(envelope, indent=2, ensure_ascii=False))
+        write_out(sys.stderr, json.dumps(envelope, indent=2, ensure_ascii=False))
 
 
 def _json_or_none(text: str) -> Any:
@@ -105,11 +106,6 @@ def _json_or_none(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _write(stream: Any, text: str) -> None:
-    if text:
-        stream.write(text if text.endswith("\n") else text + "\n")
 
 
 def _usage_error(message: str) -> int:

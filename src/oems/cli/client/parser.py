@@ -10,6 +10,7 @@ from oems.cli.client.commands import Command, Param, Resource, ValueType
 from oems.cli.client.output import DEFAULT_PATH, FORMATS, parse_path
 from oems.cli.client.values import EXAMPLE_ORDER, converter
 from oems.cli.completion import add_completion_flag
+from oems.cli.strict import StrictParser
 
 PROG = "clear-street"
 DEFAULT_BASE_URL = "http://127.0.0.1:5001"
@@ -117,7 +118,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser(resources: tuple[Resource, ...]) -> argparse.ArgumentParser:
     """The whole `clear-street` parser: global flags, one sub-parser per resource and method."""
-    parser = argparse.ArgumentParser(
+    parser = StrictParser(
         prog=PROG,
         description=DESCRIPTION,
         epilog=EPILOG,

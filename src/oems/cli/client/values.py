@@ -12,6 +12,7 @@ their type; which fields are required, and which enum values are valid, the serv
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -110,10 +111,28 @@ def _coerce_object(value: Any, kind: ValueType, where: str) -> dict[str, Any]:
     for key, item in value.items():
         name = str(key)
         known = shape.field(name)
-        out[name] = (
-            coerce(item, known.type, f"{where}.{name}" if where else name) if known else item
-        )
+        path = f"{where}.{name}" if where else name
+        if known is None:
+            raise UnknownField(path, name, [f.name for f in shape.fields])
+        out[name] = coerce(item, known.type, path)
     return out
+
+
+class UnknownField(ValueProblem):
+    """A field the object's type does not have (a misspelt optional field would go unnoticed)."""
+
+    def __init__(self, path: str, name: str, known: list[str]) -> None:
+        nearest = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean `{nearest[0]}`?" if nearest else f"; its fields: {', '.join(known)}"
+        super().__init__(f"{path}: unknown field `{name}`{hint}")
+        self.name = name
+
+    def pointing_into(self, text: str) -> str:
+        """The message with the written value and a caret under the unknown field's name."""
+        at = re.search(rf"(?<![\w-]){re.escape(self.name)}(?![\w-])", text)
+        if at is None or "\n" in text:
+            return str(self)
+        return f"{self}\n    {text}\n    {' ' * at.start()}^"
 
 
 def _variant_for(value: dict[Any, Any], kind: ValueType) -> ValueType:
@@ -128,7 +147,8 @@ def _variant_for(value: dict[Any, Any], kind: ValueType) -> ValueType:
                 return variant
         elif all(variant.field(str(name)) for name in value):
             return variant
-    return kind.variants[0]
+    # None covers every field: the one that knows most of them, so the error names the strays.
+    return max(kind.variants, key=lambda v: sum(v.field(str(name)) is not None for name in value))
 
 
 def _at(where: str) -> str:
@@ -157,6 +177,8 @@ def converter(kind: ValueType, flag: str) -> Callable[[str], Any]:
             converted = coerce(value, item)
             return [converted] if kind.kind == "array" else converted
         except ValueProblem as exc:
+            if isinstance(exc, UnknownField):
+                raise argparse.ArgumentTypeError(exc.pointing_into(text)) from None
             hint = (
                 f"\n  write an object as JSON or YAML flow syntax, e.g. {flag} '{EXAMPLE_ORDER}'"
                 if flag == "--order"
