@@ -96,6 +96,7 @@ def test_a_second_server_on_a_database_in_use_exits_at_once_and_changes_nothing(
     db = tmp_path / "oems.db"
     first = start_server(db)
     try:
+        wait_for_output(first, "oems is serving")
         before = journal_count(db)
         started = time.monotonic()
         second = oems_serve(db)

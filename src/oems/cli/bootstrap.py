@@ -2,8 +2,8 @@
 
 The bootstrap is several commands, so a start can be cut short in its middle (Ctrl-C, a crash).
 It is therefore written to converge: each start that finds it incomplete (no admin key yet)
-opens only the sandbox accounts that are missing, writes the credentials file before it issues
-the keys the file names, and issues the admin key last. A start after any failed one ends with
+opens only the sandbox accounts that are missing, writes the credentials aside before it issues
+the keys they name (the admin key last), then moves them into place. A start after any failed one ends with
 the whole sandbox and a credentials file whose keys work.
 """
 
@@ -45,11 +45,17 @@ def connectable_url(host: str, port: int) -> str:
 
 
 async def bootstrap(runtime: Runtime, api_key: str | None, admin_key: str | None) -> dict[str, Any]:
-    """Create what the sandbox lacks (users, accounts, keys) and write the credentials file (0600)."""
+    """Create what the sandbox lacks (users, accounts, keys) and write the credentials file (0600).
+
+    The credentials are written durably to `<db>.credentials.json.tmp` before the keys they name
+    are issued, and renamed into place after: the credentials file never names a key that does
+    not work yet, and a start cut short in between loses no secret.
+    """
     engine = runtime.engine
     state = runtime.state
     path = credentials_path(runtime.config.db_path)
-    earlier = _read_credentials(path)  # a bootstrap cut short: reuse the secrets it wrote
+    pending = _pending_path(path)
+    earlier = _read_credentials(pending) or _read_credentials(path)  # reuse a cut-short start's
     accounts: dict[str, int] = {}
     for name, spec in zip(ACCOUNT_NAMES, SANDBOX_ACCOUNTS, strict=True):
         account = _sandbox_account(state, spec)
@@ -64,14 +70,27 @@ async def bootstrap(runtime: Runtime, api_key: str | None, admin_key: str | None
         "admin_key": admin_secret,
         "accounts": accounts,
     }
-    _write_private_json(path, credentials)
+    _write_private_json(pending, credentials)
     for user, secret, admin in (
         (SANDBOX_USER, user_secret, False),
         (ADMIN_USER, admin_secret, True),
     ):
         if digest_secret(secret) not in state.keys_by_digest:
             await engine.execute(cmd.IssueApiKey(user, digest_secret(secret), admin=admin))
+    finish_credentials(path)
     return credentials
+
+
+def finish_credentials(path: Path) -> None:
+    """Move the credentials of a bootstrap whose keys are issued into place, if still pending."""
+    pending = _pending_path(path)
+    if pending.exists():
+        os.replace(pending, path)
+        _fsync_folder(path.parent)
+
+
+def _pending_path(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
 
 
 def _sandbox_account(state: TradingState, spec: cmd.OpenAccount) -> Account | None:
@@ -97,17 +116,19 @@ def _read_credentials(path: Path) -> dict[str, Any]:
 
 
 def _write_private_json(path: Path, content: dict[str, Any]) -> None:
-    """Replace `path` atomically with `content`, owner-only, durably (file and folder fsynced)."""
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    """Write `content` to `path`, owner-only, durably (file and folder fsynced)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
     with os.fdopen(fd, "w") as handle:
         json.dump(content, handle, indent=2)
         handle.flush()
         os.fsync(handle.fileno())
-    os.chmod(temporary, PRIVATE)
-    os.replace(temporary, path)
-    folder = os.open(path.parent, os.O_RDONLY)
+    os.chmod(path, PRIVATE)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(folder)
+        os.fsync(fd)
     finally:
-        os.close(folder)
+        os.close(fd)

@@ -6,6 +6,7 @@ the text format shows the message (which already reads well), the JSON format ad
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -63,3 +64,11 @@ def configure_logging(level: str, fmt: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.error").addFilter(_not_an_interruption)
+
+
+def _not_an_interruption(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's report of its start-up being cancelled by Ctrl-C: not an error, and the
+    command says `interrupted` itself."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, asyncio.CancelledError | KeyboardInterrupt)

@@ -24,7 +24,7 @@ import uvloop
 
 from oems.api.app import build_app
 from oems.api.ratelimit import Rate
-from oems.cli.bootstrap import bootstrap, connectable_url, needs_bootstrap
+from oems.cli.bootstrap import bootstrap, connectable_url, finish_credentials, needs_bootstrap
 from oems.cli.credentials import credentials_path
 from oems.cli.logs import configure_logging
 from oems.cli.main import env_setting
@@ -124,6 +124,7 @@ async def serve(config: Config, sock: socket.socket) -> None:
             credentials = await bootstrap(runtime, env_setting("API_KEY"), env_setting("ADMIN_KEY"))
             _print_welcome(config, credentials)
         else:
+            finish_credentials(path)  # a start cut short after the keys were issued
             where = f"credentials in {path}" if path.exists() else f"no credentials file at {path}"
             print(
                 f"oems: serving at {_url(config)}, resumed {runtime.recovered_events} journaled "
