@@ -15,6 +15,7 @@ from starlette.responses import Response
 from oems.api import (
     accounts,
     admin,
+    admin_openapi,
     instructions,
     instruments,
     market_data,
@@ -82,6 +83,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *instruments.routes,
             *market_data.routes,
             *admin.routes,
+            *admin_openapi.routes,
             *ops.routes,
         ],
         exception_handlers={HTTPException: _http_exception, Exception: _unhandled},
