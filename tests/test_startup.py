@@ -4,6 +4,7 @@ owner-only, and every start-up failure is one clear message with a non-zero stat
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import os
 import signal
 import socket
@@ -128,8 +129,41 @@ def test_a_start_on_a_taken_port_fails_cleanly_and_the_next_start_bootstraps(
     server = start_server(db)
     try:
         assert_credentials_work(server)
+        banner = server.log_path.read_text()
+        tools = Path(sys.executable).parent
+        assert f"{tools}/clear-street v1:accounts get-accounts" in banner  # runnable as printed
+        assert f"export CLEAR_STREET_BASE_URL={server.base_url}" in banner
+        assert f"{tools}/python -c" in banner and "ClearStreet()" in banner
+        assert server.credentials["api_key"] not in banner  # keys stay in the credentials file
     finally:
         server.stop()
+
+
+def test_gitignore_covers_every_file_the_server_writes_beside_the_database(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "oems.db")
+    try:
+        row = {"ts": CLOCK_START, "symbol": "AAPL", "bid": "250.00", "ask": "250.02"}
+        with server.admin() as admin:
+            assert (
+                admin.post("/admin/v1/market-data/replay", json={"rows": [row]}).status_code == 200
+            )
+        written = {p.name for p in tmp_path.iterdir()} - {"oems.log"}  # the test's own log
+    finally:
+        server.stop()
+    gitignore = Path(__file__).resolve().parents[1] / ".gitignore"
+    patterns = [
+        line for line in gitignore.read_text().splitlines() if line and not line.startswith("#")
+    ]
+    assert {
+        "oems.db",
+        "oems.db-wal",
+        "oems.db.lock",
+        "oems.db.credentials.json",
+        "oems.db.replay.csv",
+    } <= written
+    assert [
+        name for name in sorted(written) if not any(fnmatch.fnmatch(name, p) for p in patterns)
+    ] == []
 
 
 @pytest.mark.parametrize("cut_after", [1, 3, 4])
