@@ -67,12 +67,13 @@ class Journal:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        # SQLite creates the -wal and -shm files with the database's mode: make that owner-only.
-        create_private(self.path)
-        for side in ("-wal", "-shm"):
-            side_path = self.path.with_name(self.path.name + side)
-            if side_path.exists():
-                os.chmod(side_path, PRIVATE)
+        if str(path) != ":memory:":
+            # SQLite creates the -wal and -shm files with the database's mode: make it owner-only.
+            create_private(self.path)
+            for side in ("-wal", "-shm"):
+                side_path = self.path.with_name(self.path.name + side)
+                if side_path.exists():
+                    os.chmod(side_path, PRIVATE)
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         try:
             # WAL with synchronous=FULL: every commit fsyncs the log, so a returned append
