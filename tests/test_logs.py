@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,8 +36,13 @@ def logged_server(tmp_path: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-def log_lines(server: ServerProcess) -> list[str]:
-    """The server's log so far, line by line."""
+def log_lines(server: ServerProcess, until: str = "") -> list[str]:
+    """The server's log, line by line, once it holds `until` (a request is logged just after its
+    answer is sent, so a client can see the answer first)."""
+    deadline = time.monotonic() + 30
+    while until not in server.log_path.read_text():
+        assert time.monotonic() < deadline, server.log_path.read_text()
+        time.sleep(0.02)  # polling a process's output, not waiting on the market
     return server.log_path.read_text().splitlines()
 
 
@@ -59,7 +65,7 @@ def test_a_request_an_order_and_a_fill_each_leave_one_readable_log_line(
     logged_server: ServerProcess,
 ) -> None:
     order_id = buy_and_fill(logged_server)
-    lines = log_lines(logged_server)
+    lines = log_lines(logged_server, "/v1/accounts/{account_id}/orders/{order_id} 200")
     submits = [
         m
         for m in map(REQUEST_LINE.search, lines)
@@ -88,7 +94,7 @@ def test_failed_authentication_is_a_warning_that_names_no_key(logged_server: Ser
         assert client.get("/v1/accounts").status_code == 401
     warnings = [
         line
-        for line in log_lines(logged_server)
+        for line in log_lines(logged_server, "authentication failed")
         if " WARNING oems.access authentication failed:" in line
     ]
     assert len(warnings) == 1
