@@ -71,4 +71,8 @@ def _not_an_interruption(record: logging.LogRecord) -> bool:
     """Drop uvicorn's report of its start-up being cancelled by Ctrl-C: not an error, and the
     command says `interrupted` itself."""
     error = record.exc_info[1] if record.exc_info else None
-    return not isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+    while error is not None:  # the interruption may be the cause or context of what is logged
+        if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+            return False
+        error = error.__cause__ or error.__context__
+    return True
