@@ -33,6 +33,7 @@ BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/admin/v1/accounts/{account_id}/cash"): admin._CashBody,
     ("POST", "/admin/v1/accounts/{account_id}/status"): admin._StatusBody,
     ("POST", "/admin/v1/api-keys"): admin._KeyBody,
+    ("POST", "/admin/v1/scenarios"): admin._ScenarioBody,
 }
 QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("DELETE", "/admin/v1/market-data/replay"): [
