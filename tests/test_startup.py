@@ -77,7 +77,8 @@ def wait_for_output(server: ServerProcess, text: str) -> None:
 
 def assert_credentials_work(server: ServerProcess) -> dict[str, Any]:
     """The credentials file's keys reach the user's accounts and the admin surface."""
-    wait_for_output(server, "oems is serving")
+    # The banner of a bootstrap, or the line of a start that resumed a completed one.
+    wait_for_output(server, "serving")
     credentials = server.credentials
     with (
         server.client(credentials["api_key"]) as user,
