@@ -70,6 +70,9 @@ def configure_logging(level: str, fmt: str) -> None:
 def _not_an_interruption(record: logging.LogRecord) -> bool:
     """Drop uvicorn's report of its start-up being cancelled by Ctrl-C: not an error, and the
     command says `interrupted` itself."""
+    text = record.getMessage()
+    if text.startswith("Traceback") and ("CancelledError" in text or "KeyboardInterrupt" in text):
+        return False  # the start-up failure Starlette reports as text when Ctrl-C cancels it
     error = record.exc_info[1] if record.exc_info else None
     while error is not None:  # the interruption may be the cause or context of what is logged
         if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
