@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import msgspec
 import pytest
 
+from oems.api import jsonbody
 from oems.api.jsonbody import decode_body, render_path
 from oems.domain.errors import InvalidRequest, Unprocessable
 
@@ -91,3 +95,91 @@ def test_render_path() -> None:
     assert render_path((0, "quantity")) == "[0].quantity"
     assert render_path(("risk", "max_notional")) == "risk.max_notional"
     assert render_path(()) == ""
+
+
+def test_nesting_past_serde_limit_is_a_syntax_error_not_a_recursion() -> None:
+    for depth in (128, 100_000):
+        body = b"[" * depth + b"]" * depth
+        code, message = _message(body, list[list[int]])
+        assert code == 400
+        assert message == (
+            "Failed to parse the request body as JSON: "
+            + "[0]" * 127
+            + ": recursion limit exceeded at line 1 column 128"
+        )
+    assert decode_body(b"[" * 127 + b"]" * 127, object) is not None
+
+
+def test_invalid_utf8_in_a_string_is_a_syntax_error_after_the_string() -> None:
+    body = b'[{"order_type": "LI\xffMIT", "quantity": "1"}]'
+    assert _message(body) == (
+        400,
+        "Failed to parse the request body as JSON: [0].order_type: invalid unicode code point at line 1 column 24",
+    )
+
+
+def _orders(count: int, indent: int | None = 2) -> str:
+    return json.dumps([{"order_type": "LIMIT", "quantity": "5"}] * count, indent=indent)
+
+
+@pytest.fixture
+def scanned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The furthest offset each scan of the body decoder read to."""
+    furthest: list[int] = []
+
+    class Spy(jsonbody._Scanner):
+        def open_value(self, *args: Any) -> Any:
+            if not furthest or self.pos > furthest[-1]:
+                furthest.append(self.pos)
+            return super().open_value(*args)
+
+    monkeypatch.setattr(jsonbody, "_Scanner", Spy)
+    return furthest
+
+
+def test_large_malformed_body_is_scanned_only_within_the_budget(
+    scanned: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _orders(20_000)
+    body = (text[:-2] + ' "x"]').encode()  # a missing comma at the very end
+    assert len(body) > 20 * jsonbody.SCAN_LIMIT
+    code, message = _message(body)
+    assert max(scanned) <= jsonbody.SCAN_LIMIT + 64
+    lines = body.count(b"\n") + 1
+    assert (code, message) == (
+        400,
+        f"Failed to parse the request body as JSON: expected `,` or `]` at line {lines} column 5",
+    )
+    # msgspec located it where a full scan does.
+    monkeypatch.setattr(jsonbody, "SCAN_LIMIT", len(body))
+    assert _message(body) == (code, message)
+
+
+def test_large_body_with_an_early_error_keeps_the_exact_message(scanned: list[int]) -> None:
+    text = _orders(20_000)
+    body = text.replace('"quantity": "5"', '"quantity": 5', 3).replace(
+        '"quantity": 5', '"quantity": "5"', 2
+    )
+    code, message = _message(body.encode())
+    assert code == 422
+    assert message == (
+        "Failed to deserialize the JSON body into the target type: "
+        "[2].quantity: invalid type: integer `5`, expected a string at line 12 column 17"
+    )
+    assert max(scanned) <= jsonbody.SCAN_LIMIT + 64
+
+
+def test_large_body_with_a_late_shape_error_names_path_without_position(
+    scanned: list[int],
+) -> None:
+    text = _orders(20_000)
+    cut = text.rindex('"5"')
+    body = text[:cut] + "5" + text[cut + 3 :]
+    assert json.loads(body)[-1]["quantity"] == 5
+    code, message = _message(body.encode())
+    assert max(scanned) <= jsonbody.SCAN_LIMIT + 64
+    assert (code, message) == (
+        422,
+        "Failed to deserialize the JSON body into the target type: "
+        "[19999].quantity: invalid type: integer, expected a string",
+    )

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from oems.api import (
     accounts,
@@ -25,6 +26,7 @@ from oems.api import (
     positions,
 )
 from oems.api.activity import AccessLog
+from oems.api.limits import BodyLimit
 from oems.api.ratelimit import RateLimiter
 from oems.api.wire import error_response, internal_error_response, new_request_id
 from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
@@ -41,13 +43,25 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
             NotFound(f"No route for {request.method} {request.url.path}"), request_id
         )
     if status == 405:
-        return error_response(
+        response = error_response(
             MethodNotAllowed(f"Method {request.method} is not allowed for {request.url.path}"),
             request_id,
         )
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
     error = OemsError(str(getattr(exc, "detail", "")) or "Request failed")
     error.code = status
     return error_response(error, request_id)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application takes on the request's path."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _unhandled(request: Request, exc: Exception) -> Response:
@@ -87,7 +101,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *ops.routes,
         ],
         exception_handlers={HTTPException: _http_exception, Exception: _unhandled},
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), Middleware(BodyLimit)],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

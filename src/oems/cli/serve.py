@@ -23,6 +23,7 @@ import uvicorn
 import uvloop
 
 from oems.api.app import build_app
+from oems.api.limits import LimitedHttpToolsProtocol
 from oems.api.ratelimit import Rate
 from oems.cli.bootstrap import bootstrap, connectable_url, finish_credentials, needs_bootstrap
 from oems.cli.credentials import credentials_path
@@ -111,6 +112,7 @@ async def serve(config: Config, sock: socket.socket) -> None:
             log_config=None,  # our logging setup stays in force
             access_log=False,  # the app logs each request itself (request id, key id, route)
             lifespan="on",
+            http=LimitedHttpToolsProtocol,  # URL and header limits answered in the envelope
         )
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
