@@ -401,7 +401,7 @@ def print_profile(path: Path, top: int, orders: int) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901
     if len(sys.argv) > 2 and sys.argv[1] == "--serve-profiled":
         rest = sys.argv[3:]
         serve_profiled(Path(sys.argv[2]), rest[1:] if rest[:1] == ["--"] else rest)

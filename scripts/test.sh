@@ -9,4 +9,5 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports
 .venv/bin/python -m pytest "$@"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -253,9 +252,6 @@ def test_search_options_by_osi_prefix_and_phrase(master: InstrumentMaster) -> No
     assert both[0] is aapl and all(o.is_option for o in both[1:])
 
 
-def test_build_is_cheap(calendar: TradingCalendar) -> None:
-    started = time.perf_counter()
-    built = build_instrument_master(AS_OF, calendar)
-    elapsed = time.perf_counter() - started
-    assert len(built) > 2000
-    assert elapsed < 1.0, f"building the master took {elapsed:.3f}s"
+def test_build_lists_thousands_of_instruments(calendar: TradingCalendar) -> None:
+    # How long the build takes is a benchmark's business (bench/), never a timed test's.
+    assert len(build_instrument_master(AS_OF, calendar)) > 2000

@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     return OK
 
 
-def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:
+def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:  # noqa: C901
     if args.command in sandbox.SANDBOX_COMMANDS:
         return sandbox.dispatch(client, args, _call)
     command = args.command if args.command == "replay" else f"{args.command} {args.action}"

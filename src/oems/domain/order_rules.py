@@ -60,7 +60,7 @@ def _require(index: int, field: str, value: object, needed: bool, order_type: st
         raise order_error(index, field, f"{field} is not allowed for {order_type} orders")
 
 
-def validate_order(request: OrderRequest, index: int) -> None:
+def validate_order(request: OrderRequest, index: int) -> None:  # noqa: C901
     """Raise a 400 naming `[index].field` for the first rule the request breaks."""
     r = request
     kind = r.order_type
@@ -131,7 +131,7 @@ MAX_LEGS = 4
 STRATEGY_TIMES_IN_FORCE = (o.DAY, o.GTC, o.IOC, o.FOK, o.GTD)
 
 
-def validate_strategy(request: StrategyRequest, index: int) -> None:
+def validate_strategy(request: StrategyRequest, index: int) -> None:  # noqa: C901
     """Raise a 400 naming `[index].field` for the first rule a strategy order breaks."""
     r = request
     if not MIN_LEGS <= len(r.legs) <= MAX_LEGS:

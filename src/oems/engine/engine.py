@@ -182,7 +182,7 @@ class Engine:
             raise RuntimeError("the state is not at a batch boundary")
         return self.journal.last_seq, dump_state(self.state)
 
-    async def run(self, snapshot_every: int = 0) -> None:
+    async def run(self, snapshot_every: int = 0) -> None:  # noqa: C901
         """Process commands in batches until cancelled; snapshot every `snapshot_every` events."""
         self._queue = asyncio.Queue()
         self._durable = asyncio.Event()

@@ -82,7 +82,7 @@ _REQUIRED = {sc.FILL_FRACTION: "fraction", sc.FILL_AT_PRICE: "price"}
 _REQUIRED.update({sc.DELAY_ACK: "delay_ns", sc.DELAY_FILL: "delay_ns"})
 
 
-def add_scenario(engine: Engine, c: cmd.AddScenario) -> ScenarioRule:
+def add_scenario(engine: Engine, c: cmd.AddScenario) -> ScenarioRule:  # noqa: C901
     """Check and journal a scenario rule; it decides the venue's answer from now on."""
     t = c.terms
     if t.action not in sc.ACTIONS:

@@ -78,7 +78,7 @@ class SelfMatchIndex:
             return False
         if price is None:
             return True
-        return price >= opposite[0] if is_buy else price <= opposite[-1]
+        return bool(price >= opposite[0] if is_buy else price <= opposite[-1])
 
 
 def reference_price(request: OrderRequest, quote: Quote | None, instrument: Instrument) -> Decimal:
@@ -335,7 +335,7 @@ class _RiskChecker:
         self.batch_held: dict[uuid.UUID, Decimal] = {}
         self._value: AccountValue | None = None
 
-    def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument | None]:
+    def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument | None]:  # noqa: C901
         """Check one order; returns (order id, closes a position, hold per unit, instrument)."""
         engine, account = self.engine, self.account
         order_id = engine.ids.uuid7(self.now)
@@ -598,7 +598,7 @@ class _RiskChecker:
         return self._value
 
 
-def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:
+def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
     """Request a replace: the order goes PENDING_REPLACE; the venue applies it after its latency."""
     order = engine.open_order(c.account_id, c.order_id, "replaced")
     if order.status not in (o.NEW, o.PARTIALLY_FILLED):

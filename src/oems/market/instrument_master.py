@@ -344,7 +344,7 @@ class InstrumentMaster:
         """The equities that have listed options, in symbol order."""
         return [e for e in self._equities if e.id in self._chains]
 
-    def search(
+    def search(  # noqa: C901
         self,
         q: str,
         asset_classes: set[str] | frozenset[str] = frozenset({EQUITY}),
@@ -436,7 +436,7 @@ def _equity_tier(inst: Instrument, text: str) -> int | None:
     return None
 
 
-def _phrase_predicate(tokens: list[str]) -> Callable[[OptionTerms], bool] | None:
+def _phrase_predicate(tokens: list[str]) -> Callable[[OptionTerms], bool] | None:  # noqa: C901
     """A filter on option terms from words like `DEC 19 2025 250 CALL`; None if unparseable."""
     month: int | None = None
     year: int | None = None

@@ -460,7 +460,7 @@ class SyntheticSource:
 
     # -- the QuoteSource protocol --
 
-    def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:
+    def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:  # noqa: C901
         """The synthetic quote at `now_ns`."""
         window = self.trading_days.window_at(now_ns)
         if window is None:

@@ -75,7 +75,8 @@ def _call(client: ClearStreet, command: Command, params: dict[str, Any]) -> http
     for part in command.sdk_path:
         resource = getattr(resource, part)
     method = getattr(resource.with_raw_response, command.sdk_method)
-    return method(**params).http_response
+    response: httpx.Response = method(**params).http_response
+    return response
 
 
 def _print_answer(response: httpx.Response, fmt: str, path: tuple[Any, ...] | None) -> int:

@@ -69,7 +69,7 @@ def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
     )
 
 
-def coerce(value: Any, kind: ValueType, where: str = "") -> Any:
+def coerce(value: Any, kind: ValueType, where: str = "") -> Any:  # noqa: C901
     """`value` shaped by `kind`: text turned into integers and booleans where the type says so."""
     if value is None:
         return None
