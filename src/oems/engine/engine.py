@@ -161,8 +161,7 @@ class Engine:
             self.clock.set(*clock)
         self._pending, self._rows = kept, kept_rows
         self.market.pins = self.state.pinned_quotes
-        self.clearing = instructions.Clearing(self)
-        self.attach_market(self.instruments, self.market)
+        self.attach_market(self.instruments, self.market)  # books, indexes, timers from the state
 
     # ---- the writer loop ----------------------------------------------------------------
 
