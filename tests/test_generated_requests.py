@@ -17,6 +17,8 @@ EXAMPLES = 2000
 def test_generated_requests_get_no_5xx_their_errors_in_the_envelope_and_4xx_change_nothing(
     vendor_spec: dict[str, Any], manual_server: ServerProcess
 ) -> None:
+    if not vendor_spec:
+        pytest.skip("the vendor document is absent (a fresh clone): nothing to generate from")
     failures: list[Failure] = []
     answers = run(manual_server, EXAMPLES, failures.append)
     assert not failures, "\n".join(str(failure) for failure in failures[:10])
