@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine import trading
 from oems.engine.engine import Engine
-from oems.store.journal import Journal, Row
+from oems.store.journal import ActivityRow, Journal, Row
 from oems.store.snapshots import dump_state
 
 
@@ -122,10 +123,10 @@ class FailingJournal(Journal):
 
     fail = False
 
-    def append(self, rows: list[Row]) -> None:
+    def append(self, rows: list[Row], activity: Sequence[ActivityRow] = ()) -> None:
         if self.fail:
             raise sqlite3.OperationalError("database or disk is full")
-        super().append(rows)
+        super().append(rows, activity)
 
 
 def test_a_full_disk_refuses_writes_with_503_keeps_reads_and_loses_nothing_acknowledged(

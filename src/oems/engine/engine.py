@@ -29,13 +29,14 @@ from oems.domain.state import TradingState
 from oems.domain.timefmt import NS_PER_SECOND, format_ns
 from oems.engine import commands as cmd
 from oems.engine import expiration, instructions, sandbox, trading
+from oems.engine.recorder import ActivityRecorder
 from oems.engine.trading import SelfMatchIndex
 from oems.engine.venue import Venue, VenueSettings
 from oems.market.calendar import REGULAR, TradingCalendar
 from oems.market.clock import MAX_CLOCK_SPEED, SIMULATED, WALL, Clock, wall_ns
 from oems.market.instrument_master import InstrumentMaster
 from oems.market.quotes import MarketData, Quote, spot_price
-from oems.store.journal import Journal, Row, encode_rows
+from oems.store.journal import ActivityRow, Journal, Row, encode_rows
 from oems.store.snapshots import collector_paused, dump_state, load_state
 
 log = logging.getLogger("oems.engine")
@@ -65,6 +66,7 @@ class Engine:
         self.calendar = calendar
         self.ids = IdGenerator(seed)
         self._on_commit = on_commit
+        self.recorder: ActivityRecorder | None = None  # set by whoever serves the activity stream
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._pending: list[ev.Event] = []  # the events of the batch being handled, applied
@@ -214,11 +216,16 @@ class Engine:
             rows, self._rows = self._rows, []
             if rows:
                 self._durable.clear()
+                activity = self._take_activity()
                 try:
-                    await loop.run_in_executor(self._io, self.journal.append, rows)
+                    await loop.run_in_executor(self._io, self.journal.append, rows, activity)
                 except Exception as exc:
+                    if self.recorder is not None:
+                        self.recorder.discard(activity)
                     self._refuse_writes(exc, events, rows, batch_clock, outcomes)
                 else:
+                    if self.recorder is not None:
+                        self.recorder.durable(activity)
                     if self._on_commit is not None:
                         self._on_commit(events, self.journal.last_commit_seconds)
             for future, error, result in outcomes:
@@ -260,6 +267,17 @@ class Engine:
 
     # ---- helpers ----------------------------------------------------------------------
 
+    def _take_activity(self) -> list[ActivityRow]:
+        """The recorder's rows for the batch; a recorder that fails loses none of the batch."""
+        if self.recorder is None:
+            return []
+        try:
+            return self.recorder.take_rows()
+        except Exception:
+            # A stream that cannot render must not refuse trading; its subscribers resync by REST.
+            log.exception("the activity recorder failed; this batch has no activity messages")
+            return []
+
     def _refuse_writes(
         self,
         exc: Exception,
@@ -290,11 +308,14 @@ class Engine:
         if self.journal_failure is not None:
             raise ServiceUnavailable(self.journal_failure)
         mark = len(self._pending)
+        recorded = self.recorder.mark() if self.recorder is not None else 0
         clock = self.clock.reading()
         try:
             result = self._handlers[type(command)](command)
             self._rows.extend(encode_rows(self._pending[mark:]))
         except BaseException:
+            if self.recorder is not None:
+                self.recorder.undo(recorded)
             if len(self._pending) != mark:
                 log.error(
                     "command %s failed after emitting %d events; they are undone",
@@ -317,6 +338,8 @@ class Engine:
         """Record an event of the command being handled: applied now, journaled with its batch."""
         self._pending.append(event)
         self._apply(event)
+        if self.recorder is not None:
+            self.recorder.applied(event, self.state.events_applied)
 
     def _apply(self, event: ev.Event) -> None:
         self.state.apply(event)

@@ -11,8 +11,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -29,6 +30,15 @@ CREATE TABLE IF NOT EXISTS journal (
     ts_ns INTEGER NOT NULL,
     payload BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS activity (
+    account_id INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
+    journal_seq INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (account_id, sequence)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS activity_by_time ON activity (account_id, ts_ns);
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
     created_ns INTEGER NOT NULL,
@@ -39,6 +49,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
 
 
 Row = tuple[int, bytes]  # (ts_ns, encoded event): one journal row
+
+
+class ActivityRow(NamedTuple):
+    """One account activity message, stored in the transaction of the events that caused it."""
+
+    account_id: int
+    sequence: int  # per account, from 1, without gaps
+    journal_seq: int  # the journal event that caused it
+    ts_ns: int
+    payload: bytes  # the message as sent to subscribers
 
 
 def encode_rows(events: list[Event]) -> list[Row]:
@@ -93,16 +113,26 @@ class Journal:
             raise _unusable(self.path, exc) from exc
         self.snapshot_seq = int(row[0] or 0)
         self._lock = threading.Lock()
+        # A :memory: database has one connection, so its reads share the writer's lock.
+        self._reader_lock = self._lock if str(path) == ":memory:" else threading.Lock()
+        self._read_conn: sqlite3.Connection | None = None
         self.last_batch_size = 0
         self.last_commit_seconds = 0.0
 
-    def append(self, rows: list[Row]) -> None:
-        """Write the encoded events (see `encode_rows`) as one transaction; return once durable."""
+    def append(self, rows: list[Row], activity: Sequence[ActivityRow] = ()) -> None:
+        """Write the encoded events (see `encode_rows`) and the activity they caused as one
+        transaction; return once durable."""
         started = time.perf_counter()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany("INSERT INTO journal (ts_ns, payload) VALUES (?, ?)", rows)
+                if activity:
+                    self._conn.executemany(
+                        "INSERT INTO activity (account_id, sequence, journal_seq, ts_ns, payload) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        activity,
+                    )
                 last_seq = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -173,6 +203,41 @@ class Journal:
             return None
         return int(seq), bytes(blob)
 
+    def _reader(self) -> sqlite3.Connection:
+        """A second connection for reads that must not wait for the writer (WAL lets them run)."""
+        if self._read_conn is None:
+            if str(self.path) == ":memory:":
+                return self._conn
+            self._read_conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+            )
+        return self._read_conn
+
+    def activity_heads(self) -> dict[int, int]:
+        """The last activity sequence of every account that has any."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT account_id, MAX(sequence) FROM activity GROUP BY account_id"
+            ).fetchall()
+        return {int(account_id): int(sequence) for account_id, sequence in rows}
+
+    def read_activity(
+        self, account_id: int, after_sequence: int, since_ts_ns: int = 0, limit: int = 1000
+    ) -> list[ActivityRow]:
+        """Up to `limit` of the account's activity rows after `after_sequence` and at or after
+        `since_ts_ns`, oldest first (on a reader connection: a commit in progress does not block it)."""
+        with self._reader_lock:
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT account_id, sequence, journal_seq, ts_ns, payload FROM activity "
+                    "WHERE account_id = ? AND sequence > ? AND ts_ns >= ? ORDER BY sequence LIMIT ?",
+                    (account_id, after_sequence, since_ts_ns, limit),
+                )
+                .fetchall()
+            )
+        return [ActivityRow(a, s, j, t, bytes(p)) for a, s, j, t, p in rows]
+
     def first_ts_ns(self) -> int | None:
         """The market-clock instant of the oldest event, or None when the journal is empty."""
         row = self._conn.execute("SELECT ts_ns FROM journal ORDER BY seq LIMIT 1").fetchone()
@@ -186,3 +251,6 @@ class Journal:
         """Close the database (every append has already been made durable)."""
         with self._lock:
             self._conn.close()
+        with self._reader_lock:
+            if self._read_conn is not None:
+                self._read_conn.close()
