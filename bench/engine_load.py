@@ -27,7 +27,7 @@ load is deterministic (seeded). Two ways of driving it:
   futures resolve. This is the server's path without HTTP. It includes the state snapshots the
   writer loop takes every `snapshot_every` events (the server's default unless
   `--snapshot-every` says otherwise); their pickling and writing time is printed apart.
-* `handlers`: the same commands handed straight to the engine's dispatcher (`Engine._handle`,
+* `handlers`: the same commands handed straight to the engine's dispatcher (`Writer.handle`,
   the function the writer loop calls for each command). No asyncio, no journal, no snapshots.
   This measures the engine's own cost per command. The events of each window are then appended
   to the journal separately, and that time is reported on its own line.
@@ -340,7 +340,7 @@ def run_handlers(
     """The same load handed to the engine's dispatcher: no asyncio, no journal in the timing."""
     engine = load.runtime.engine
     journal = load.runtime.journal
-    handle = engine._handle  # the writer loop's per-command call
+    handle = engine.writer.handle  # the writer loop's per-command call
     kinds: Counter[str] = Counter()
     per_kind: Counter[str] = Counter()
     done = refused = events = 0
@@ -367,8 +367,7 @@ def run_handlers(
             profiler.disable()
         if timer is not None:
             timer.on = False
-        pending, engine._pending = engine._pending, []
-        rows, engine._rows = engine._rows, []
+        pending, rows = engine.writer.take_batch()
         if rows:
             journal.append(rows)
         t3 = clock()
@@ -388,8 +387,7 @@ def run_handlers(
     run_due_s += t1 - t0
     handler_s += t1 - t0
     cpu_s += cpu_clock() - c0
-    pending, engine._pending = engine._pending, []
-    rows, engine._rows = engine._rows, []
+    pending, rows = engine.writer.take_batch()
     if rows:
         journal.append(rows)
         journal_s += clock() - t1
@@ -402,24 +400,24 @@ def run_handlers(
 
 # (label, path fragment, function name): cumulative time of the handlers load per component.
 COMPONENTS = (
-    ("all commands and RunDues (Engine._handle)", "oems/engine/engine.py", "_handle"),
+    ("all commands and RunDues (Writer.handle)", "oems/engine/writer.py", "handle"),
     ("  trading.submit_orders", "oems/engine/trading.py", "submit_orders"),
     ("    risk checks (_RiskChecker.check)", "oems/engine/trading.py", "check"),
-    ("      Engine.account_value", "oems/engine/engine.py", "account_value"),
+    ("      Valuation.account_value", "oems/engine/valuation.py", "account_value"),
     ("    accept (OrderAccepted, apply, snapshot)", "oems/engine/trading.py", "_accept"),
     ("  trading.replace_order", "oems/engine/trading.py", "replace_order"),
     ("  trading.cancel_orders", "oems/engine/trading.py", "cancel_orders"),
-    ("  PinQuote (tick)", "oems/engine/engine.py", "_pin_quote"),
-    ("  RunDue (venue answers, then a tick)", "oems/engine/engine.py", "_run_due"),
+    ("  PinQuote (tick)", "oems/engine/sandbox.py", "pin_quote"),
+    ("  RunDue (venue answers, then a tick)", "oems/engine/sessions.py", "run_due"),
     ("    venue answers (Venue._venue_answer)", "oems/engine/venue.py", "_venue_answer"),
     ("  Venue.evaluate_all (ticks and RunDues)", "oems/engine/venue.py", "evaluate_all"),
     ("  events applied (Engine._apply)", "oems/engine/engine.py", "_apply"),
     ("    TradingState.apply", "oems/domain/state.py", "apply"),
     ("    SelfMatchIndex.update", "oems/engine/trading.py", "update"),
-    ("    Venue.schedule", "oems/engine/venue.py", "schedule"),
+    ("    Venue.applied", "oems/engine/venue.py", "applied"),
     ("  order snapshots (trading.snapshot)", "oems/engine/trading.py", "snapshot"),
     ("  dataclasses.replace (all callers)", "dataclasses.py", "replace"),
-    ("  Engine.market_quote", "oems/engine/engine.py", "market_quote"),
+    ("  Context.quote", "oems/engine/context.py", "quote"),
     ("  TradingCalendar.session_at", "oems/market/calendar.py", "session_at"),
 )
 
@@ -427,10 +425,12 @@ COMPONENTS = (
 def print_profile(path: Path, top: int) -> None:
     stats = pstats.Stats(str(path))
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
-    total = sum(ct for (f, _, fn), (_, _, _, ct, _) in raw.items() if fn == "_handle")
+    total = sum(
+        ct for (f, _, fn), (_, _, _, ct, _) in raw.items() if fn == "handle" and "writer" in f
+    )
     print(
         f"--- cProfile of the handlers load: cumulative time per component"
-        f" (share of Engine._handle's {total:.2f} s; components nest) ---"
+        f" (share of Writer.handle's {total:.2f} s; components nest) ---"
     )
     for label, fragment, name in COMPONENTS:
         cum = sum(

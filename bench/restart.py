@@ -1,7 +1,7 @@
 """Restart time: full journal replay against snapshot + tail, on a journal of 1,000,000 events.
 
 Writes the journal straight through `Journal.append` into a temporary directory, then times
-`Engine.recover` from nothing, the snapshot (pickling and writing), and `Engine.recover` from that
+`recovery.recover` from nothing, the snapshot (pickling and writing), and `recovery.recover` from that
 snapshot plus a tail of newer events. Prints figures; asserts only that both restarts agree.
 """
 
@@ -24,11 +24,10 @@ from pathlib import Path
 
 from oems.domain import events as ev
 from oems.domain.state import FIRST_ACCOUNT_ID, TradingState
-from oems.engine.engine import Engine
-from oems.market.calendar import TradingCalendar
+from oems.engine import recovery
 from oems.market.clock import SIMULATED, Clock
 from oems.store.journal import Journal, encode_rows
-from oems.store.snapshots import collector_paused
+from oems.store.snapshots import collector_paused, dump_state
 
 START_NS = 1_760_538_600_000_000_000  # 2025-10-15T14:30:00Z
 START_DAY = dt.date(2025, 10, 15)
@@ -177,9 +176,13 @@ def write(journal: Journal, events: Iterator[ev.Event], count: int, batch: int) 
         remaining -= len(chunk)
 
 
-def engine_on(journal: Journal) -> Engine:
-    """An engine over `journal` with an empty state, not yet recovered."""
-    return Engine(TradingState(), journal, Clock(SIMULATED, START_NS, 0), TradingCalendar())
+def recovered(journal: Journal, notes: list[str] | None = None) -> TradingState:
+    """The state recovered from `journal` as a restarting engine recovers it."""
+    state = TradingState()
+    count = recovery.recover(journal, state, Clock(SIMULATED, START_NS, 0))
+    if notes is not None:
+        notes.append(f"({count:,} events)")
+    return state
 
 
 @contextlib.contextmanager
@@ -209,12 +212,11 @@ def describe(state: TradingState) -> None:
 def phase_full(path: Path) -> None:
     """In a fresh process: replay the whole journal, then snapshot the state."""
     journal = Journal(path)
-    engine = engine_on(journal)
     with timed(f"full replay of {journal.last_seq:,} events"):
-        engine.recover()
-    describe(engine.state)
+        state = recovered(journal)
+    describe(state)
     with timed("snapshot: pickle (stalls the engine loop)"):
-        seq, blob = engine.snapshot()
+        seq, blob = journal.last_seq, dump_state(state)
     with timed("snapshot: write (journal thread)") as notes:
         journal.save_snapshot(seq, blob)
         notes.append(f"{len(blob) / 2**20:.1f} MiB")
@@ -225,24 +227,21 @@ def phase_full(path: Path) -> None:
         with timed(f"  not used: zlib level {level} decompress"):
             zlib.decompress(packed)
     journal.close()
-    engine.close()
 
 
 def phase_restart(path: Path) -> None:
     """In a fresh process: restart from the snapshot and the tail, check it against a replay."""
     journal = Journal(path)
-    engine = engine_on(journal)
     tail = journal.last_seq - journal.snapshot_seq
     with timed(f"restart: snapshot + {tail:,}-event tail") as notes:
-        notes.append(f"({engine.recover():,} events)")
+        state = recovered(journal, notes)
     expected = TradingState()
     with timed("  check: full replay (TradingState.apply)"), collector_paused():
         for event in journal.replay():
             expected.apply(event)
-    assert engine.state == expected, "snapshot + tail differs from the full replay"
+    assert state == expected, "snapshot + tail differs from the full replay"
     print("  check: snapshot + tail state == full replay state", flush=True)
     journal.close()
-    engine.close()
 
 
 def main() -> None:

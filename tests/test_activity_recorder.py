@@ -11,7 +11,7 @@ from tests.trading_engine import Desk, make_engine, run
 from oems.domain import events as ev
 from oems.domain.errors import InvalidRequest, ServiceUnavailable
 from oems.engine import commands as cmd
-from oems.engine import engine as engine_module
+from oems.engine import writer as writer_module
 from oems.engine.engine import Engine
 from oems.store.journal import ActivityRow, Journal
 
@@ -69,7 +69,7 @@ def test_activity_rows_are_written_with_their_events_and_a_refused_command_leave
             raise OverflowError("injected")
 
         with monkeypatch.context() as patch:  # fails after the command emitted its event
-            patch.setattr(engine_module, "encode_rows", unencodable)
+            patch.setattr(writer_module, "encode_rows", unencodable)
             with pytest.raises(OverflowError):
                 await engine.execute(cmd.AdjustCash(account, Decimal("7"), "undone"))
         await engine.execute(cmd.AdjustCash(account, Decimal("-5"), "out"))

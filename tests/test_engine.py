@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.trading_engine import run
+from tests.trading_engine import manual_market, run
 
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.state import TradingState
@@ -26,10 +26,9 @@ START = parse_iso("2025-10-15T14:30:00Z")
 
 def make_engine(path: Path, start_ns: int = START) -> Engine:
     """An engine on a journal at `path` with a frozen simulated clock."""
-    clock = Clock(SIMULATED, start_ns, 0)
-    engine = Engine(TradingState(), Journal(path), clock, CALENDAR, seed=7)
-    engine.recover()
-    return engine
+    return Engine.open(
+        Journal(path), Clock(SIMULATED, start_ns, 0), CALENDAR, manual_market, seed=7
+    )
 
 
 def snapshot(state: TradingState) -> dict[str, Any]:

@@ -133,10 +133,8 @@ def test_a_full_disk_refuses_writes_with_503_keeps_reads_and_loses_nothing_ackno
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.db"
-    engine = make_engine(path)
     journal = FailingJournal(path)
-    engine.journal.close()
-    engine.journal = journal
+    engine = make_engine(path, journal=journal)
     kept: dict[str, Any] = {}
 
     async def body(engine: Engine) -> None:

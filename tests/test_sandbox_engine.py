@@ -37,7 +37,10 @@ def test_a_reset_is_one_journal_batch_and_replays_to_the_new_sandbox(tmp_path: P
 
     async def reset(engine: Engine) -> dict[str, object]:
         append = engine.journal.append
-        engine.journal.append = lambda rows: (batches.append(list(rows)), append(rows))[1]  # type: ignore[method-assign]
+        engine.journal.append = lambda rows, activity=(): (
+            batches.append(list(rows)),
+            append(rows, activity),
+        )[1]  # type: ignore[method-assign]
         await engine.execute(cmd.ResetSandbox(SANDBOX_ACCOUNTS))
         return picture(engine)
 

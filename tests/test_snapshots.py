@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.trading_engine import manual_market
 
 from oems.cli.main import parse_args
 from oems.cli.serve import config_from
@@ -35,9 +36,7 @@ DAY_NS = 86_400 * 10**9
 
 def make_engine(path: Path) -> Engine:
     """An engine on the journal at `path`, recovered, with a frozen simulated clock."""
-    engine = Engine(TradingState(), Journal(path), Clock(SIMULATED, START, 0), CALENDAR, seed=7)
-    engine.recover()
-    return engine
+    return Engine.open(Journal(path), Clock(SIMULATED, START, 0), CALENDAR, manual_market, seed=7)
 
 
 def full_replay(path: Path) -> TradingState:

@@ -19,7 +19,7 @@ from oems.domain.errors import InvalidRequest
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
-from oems.engine.venue import VenueSettings
+from oems.engine.settings import VenueSettings
 
 D = Decimal
 

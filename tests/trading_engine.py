@@ -15,10 +15,10 @@ from oems.domain.state import TradingState
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
-from oems.engine.venue import VenueSettings
+from oems.engine.settings import VenueSettings
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
-from oems.market.instrument_master import build_instrument_master
+from oems.market.instrument_master import InstrumentMaster, build_instrument_master
 from oems.market.quotes import ManualSource, MarketData
 from oems.store.journal import Journal
 
@@ -28,17 +28,27 @@ _PRICE_FIELDS = ("limit_price", "stop_price", "trailing_offset", "limit_offset")
 START = parse_iso("2025-10-15T14:30:00Z")  # Wednesday 10:30 ET
 
 
-def make_engine(path: Path, venue: VenueSettings | None = None, start_ns: int = START) -> Engine:
-    """An engine with the instrument master and manual quotes, recovered from `path`."""
-    state = TradingState()
-    engine = Engine(
-        state, Journal(path), Clock(SIMULATED, start_ns, 0), CALENDAR, seed=7, venue=venue
+def make_engine(
+    path: Path,
+    venue: VenueSettings | None = None,
+    start_ns: int = START,
+    journal: Journal | None = None,
+) -> Engine:
+    """An engine with the instrument master and manual quotes, recovered from `path` (or from
+    `journal`, a journal object of the test's own)."""
+    return Engine.open(
+        journal or Journal(path),
+        Clock(SIMULATED, start_ns, 0),
+        CALENDAR,
+        manual_market,
+        seed=7,
+        venue=venue,
     )
-    engine.recover()
-    engine.attach_market(
-        MASTER, MarketData(ManualSource(), CALENDAR, state.pinned_quotes, MASTER.resolve)
-    )
-    return engine
+
+
+def manual_market(state: TradingState, now_ns: int) -> tuple[InstrumentMaster, MarketData]:
+    """The test instrument master, and market data with no source but pinned quotes."""
+    return MASTER, MarketData(ManualSource(), CALENDAR, state.pinned_quotes, MASTER.resolve)
 
 
 def run(engine: Engine, body: Callable[[Engine], Awaitable[Any]]) -> Any:

@@ -16,7 +16,7 @@ from oems.domain.events import Event
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
-from oems.engine.venue import VenueSettings
+from oems.engine.settings import VenueSettings
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
 from oems.market.instrument_master import InstrumentMaster, build_instrument_master
@@ -58,36 +58,41 @@ class Runtime:
         self.calendar = TradingCalendar()
         self.clock = Clock(config.clock_mode, config.clock_start_ns, config.clock_speed)
         self.journal = Journal(config.db_path)
-        self.state = TradingState()
-        self.engine = Engine(
-            self.state,
+        self.replay_lock = asyncio.Lock()  # one replay load at a time: check, write, merge
+        # Rows replayed through the admin surface live beside the database, not in the journal:
+        # they are market data, an input of the engine like the source, not trading state.
+        self.replay_path = replay_log_path(config.db_path)
+        self.engine = Engine.open(
             self.journal,
             self.clock,
             self.calendar,
+            self._build_market,
             seed=config.seed,
             on_commit=self._committed,
             venue=config.venue,
         )
-        self.recovered_events = self.engine.recover()
-        self.instruments: InstrumentMaster = build_instrument_master(
-            self.calendar.market_date(self.engine.now_ns()), self.calendar
-        )
+        self.state = self.engine.state
+        self.recovered_events = self.engine.recovered_events
+        self.instruments = self.engine.instruments
+        self.market_data = self.engine.market
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _build_market(
+        self, state: TradingState, now_ns: int
+    ) -> tuple[InstrumentMaster, MarketData]:
+        """The instrument master for the recovered date and the market data over it."""
+        instruments = build_instrument_master(self.calendar.market_date(now_ns), self.calendar)
         source = make_source(
-            config.market_data, config.seed, self.calendar, self.instruments.resolve
+            self.config.market_data, self.config.seed, self.calendar, instruments.resolve
         )
-        # Rows replayed through the admin surface live beside the database, not in the journal:
-        # they are market data, an input of the engine like the source, not trading state.
-        self.replay_path = replay_log_path(config.db_path)
         replayed = ReplayOverlay()
         count = load_replay_log(self.replay_path, replayed)
         if count:
             log.info("loaded %d replayed market data rows from %s", count, self.replay_path)
-        self.replay_lock = asyncio.Lock()  # one replay load at a time: check, write, merge
-        self.market_data = MarketData(
-            source, self.calendar, self.state.pinned_quotes, self.instruments.resolve, replayed
+        market = MarketData(
+            source, self.calendar, state.pinned_quotes, instruments.resolve, replayed
         )
-        self.engine.attach_market(self.instruments, self.market_data)
-        self._tasks: list[asyncio.Task[None]] = []
+        return instruments, market
 
     def _committed(self, events: list[Event], seconds: float) -> None:
         metrics.observe_journal_batch(len(events), seconds)

@@ -31,7 +31,7 @@ from oems.cli.logs import configure_logging
 from oems.cli.main import env_setting
 from oems.cli.startup import EXIT_USAGE, StartupError, describe_path_error
 from oems.domain.timefmt import parse_iso
-from oems.engine.venue import MAX_DEPTH, VenueSettings
+from oems.engine.settings import MAX_DEPTH, VenueSettings
 from oems.runtime import Config, Runtime
 from oems.store.journal import JournalError
 from oems.store.lock import DatabaseLock

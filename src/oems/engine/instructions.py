@@ -29,11 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import heapq
-import itertools
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from oems.domain import events as ev
 from oems.domain import instructions as pi
@@ -43,18 +40,12 @@ from oems.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavai
 from oems.domain.instructions import InstructionRequest, PositionInstruction, RowOutcome
 from oems.domain.instruments import Instrument
 from oems.engine import commands as cmd
+from oems.engine.context import Context
 from oems.market.calendar import REGULAR
-
-if TYPE_CHECKING:
-    from oems.engine.engine import Engine
 
 PROCESSING_DELAY_NS = 60_000_000_000  # market-clock time the clearing service takes to process
 CANCEL_DELAY_NS = 30_000_000_000  # market-clock time it takes to answer a cancel
 ALREADY_PROCESSED = "Instruction already accepted by the clearing service"
-
-# Timer kinds, in the order they run when due at the same instant.
-PROCESS = 0
-CANCEL = 1
 
 
 def snapshot(instruction: PositionInstruction) -> PositionInstruction:
@@ -62,104 +53,23 @@ def snapshot(instruction: PositionInstruction) -> PositionInstruction:
     return dataclasses.replace(instruction)
 
 
-class Clearing:
-    """The clearing service's timers: processing and cancel answers, rebuilt lazily from state."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._timers: list[tuple[int, int, int, uuid.UUID]] | None = None
-        self._seq = itertools.count()
-
-    def _heap(self) -> list[tuple[int, int, int, uuid.UUID]]:
-        if self._timers is None:
-            # First use (after recovery): the instructions still waiting for the clearing service.
-            self._timers = []
-            for instruction in self.engine.state.live_instructions.values():
-                self._push(instruction)
-        return self._timers
-
-    def _push(self, instruction: PositionInstruction) -> None:
-        assert self._timers is not None
-        for due, kind in ((instruction.due_ns, PROCESS), (instruction.cancel_due_ns, CANCEL)):
-            if due is not None:
-                heapq.heappush(self._timers, (due, kind, next(self._seq), instruction.id))
-
-    def schedule(self, instruction: PositionInstruction) -> None:
-        """Put the instruction's pending timers on the heap (after it was sent or cancelled)."""
-        if self._timers is not None:
-            self._push(instruction)
-
-    def next_timer_ns(self) -> int | None:
-        """The instant of the earliest pending timer."""
-        timers = self._heap()
-        while timers:
-            due, kind, _, instruction_id = timers[0]
-            if self._live(kind, due, instruction_id):
-                return due
-            heapq.heappop(timers)
-        return None
-
-    def _live(self, kind: int, due: int, instruction_id: uuid.UUID) -> bool:
-        instruction = self.engine.state.instructions.get(instruction_id)
-        if instruction is None:
-            return False
-        if kind == PROCESS:
-            return instruction.due_ns == due and instruction.status in pi.AWAITING_CLEARING
-        return instruction.cancel_due_ns == due and instruction.status == pi.CANCEL_REQUESTED
-
-    def run_timers(self, now_ns: int) -> None:
-        """Run every live timer due at or before `now_ns`, in (instant, kind) order."""
-        timers = self._heap()
-        while timers and timers[0][0] <= now_ns:
-            due, kind, _, instruction_id = heapq.heappop(timers)
-            if not self._live(kind, due, instruction_id):
-                continue
-            instruction = self.engine.state.instructions[instruction_id]
-            if kind == PROCESS:
-                self._process(instruction, due)
-            else:
-                self.engine.emit(ev.InstructionCancelled(ts_ns=due, instruction_id=instruction.id))
-
-    def _process(self, instruction: PositionInstruction, now: int) -> None:
-        """The clearing service's verdict on an instruction."""
-        emit = self.engine.emit
-        reason = _clearing_refusal(self.engine, instruction, now)
-        if reason is not None:
-            emit(ev.InstructionRejected(ts_ns=now, instruction_id=instruction.id, reason=reason))
-        elif instruction.status == pi.SENT:
-            emit(
-                ev.InstructionAccepted(
-                    ts_ns=now, instruction_id=instruction.id, accepted_quantity=instruction.quantity
-                )
-            )
-        else:
-            emit(
-                ev.InstructionCancelFailed(
-                    ts_ns=now,
-                    instruction_id=instruction.id,
-                    reason=ALREADY_PROCESSED,
-                    accepted_quantity=instruction.quantity,
-                )
-            )
-
-
 # ---- checks -----------------------------------------------------------------------------
 
 
-def _expired(engine: Engine, instrument: Instrument, now: int) -> bool:
+def _expired(ctx: Context, instrument: Instrument, now: int) -> bool:
     """True once the contract's expiration has been processed (its expiration date's close)."""
     assert instrument.option is not None
     expiry = instrument.option.expiry
-    today = engine.calendar.market_date(now)
-    return expiry < today or (expiry == today and engine.state.closed_day == today)
+    today = ctx.calendar.market_date(now)
+    return expiry < today or (expiry == today and ctx.state.closed_day == today)
 
 
 def committed(
-    engine: Engine, account_id: int, instrument_id: uuid.UUID, exclude: uuid.UUID | None = None
+    ctx: Context, account_id: int, instrument_id: uuid.UUID, exclude: uuid.UUID | None = None
 ) -> Decimal:
     """Contracts the account's live instructions on `instrument_id` already cover."""
     total = Decimal(0)
-    for instruction in engine.state.live_instructions.values():
+    for instruction in ctx.state.live_instructions.values():
         if (
             instruction.account_id == account_id
             and instruction.instrument_id == instrument_id
@@ -173,16 +83,16 @@ def committed(
     return total
 
 
-def _uncovered(engine: Engine, account_id: int, instrument_id: uuid.UUID) -> Decimal:
+def _uncovered(ctx: Context, account_id: int, instrument_id: uuid.UUID) -> Decimal:
     """The long contracts not held by open closing orders."""
-    position = engine.state.positions.get(account_id, {}).get(instrument_id)
+    position = ctx.state.positions.get(account_id, {}).get(instrument_id)
     if position is None or position.quantity <= 0:
         return Decimal(0)
     return position.available_quantity
 
 
 def _row_refusal(
-    engine: Engine,
+    ctx: Context,
     account: Account,
     row: InstructionRequest,
     instrument: Instrument,
@@ -195,15 +105,15 @@ def _row_refusal(
         return f"{instrument.symbol} is not an option contract"
     if row.quantity <= 0 or row.quantity != row.quantity.to_integral_value():
         return "quantity must be a positive whole number of contracts"
-    if _expired(engine, instrument, now):
+    if _expired(ctx, instrument, now):
         return f"Option contract {instrument.symbol} expired on {terms.expiry.isoformat()}"
     if row.instruction_type in pi.EXPIRY_DAY_ONLY and (
-        engine.calendar.market_date(now) != terms.expiry
+        ctx.calendar.market_date(now) != terms.expiry
     ):
         return f"{row.instruction_type} must be submitted on the contract's expiration date"
     available = (
-        _uncovered(engine, account.id, instrument.id)
-        - committed(engine, account.id, instrument.id)
+        _uncovered(ctx, account.id, instrument.id)
+        - committed(ctx, account.id, instrument.id)
         - in_batch
     )
     if row.quantity > available:
@@ -214,15 +124,15 @@ def _row_refusal(
     return None
 
 
-def _clearing_refusal(engine: Engine, instruction: PositionInstruction, now: int) -> str | None:
+def clearing_refusal(ctx: Context, instruction: PositionInstruction, now: int) -> str | None:
     """Why the clearing service rejects an instruction when it processes it, or None."""
-    instrument = engine.instruments.get(instruction.instrument_id)
+    instrument = ctx.instruments.get(instruction.instrument_id)
     if instrument is None or instrument.option is None:
         return f"Unknown option contract {instruction.symbol}"
-    if _expired(engine, instrument, now):
+    if _expired(ctx, instrument, now):
         return f"Option contract {instrument.symbol} expired on {instrument.option.expiry}"
-    available = _uncovered(engine, instruction.account_id, instrument.id) - committed(
-        engine, instruction.account_id, instrument.id, exclude=instruction.id
+    available = _uncovered(ctx, instruction.account_id, instrument.id) - committed(
+        ctx, instruction.account_id, instrument.id, exclude=instruction.id
     )
     if instruction.quantity > available:
         return (
@@ -231,19 +141,19 @@ def _clearing_refusal(engine: Engine, instruction: PositionInstruction, now: int
         )
     if instruction.instruction_type != pi.EXERCISE:
         return None
-    account = engine.state.accounts[instruction.account_id]
+    account = ctx.state.accounts[instruction.account_id]
     terms = instrument.option
     shares = instruction.quantity * terms.multiplier
     if terms.contract_type == "CALL":
         required = shares * terms.strike
-        buying_power = engine.account_value(account.id, now).buying_power
+        buying_power = ctx.valuation.account_value(account.id, now).buying_power
         if required > buying_power:
             return (
                 f"Insufficient buying power to exercise: available {money(buying_power)}, "
                 f"required {money(required)}"
             )
     elif not account.is_margin:
-        held = _uncovered(engine, account.id, terms.underlying_id)
+        held = _uncovered(ctx, account.id, terms.underlying_id)
         if held < shares:
             return (
                 f"Insufficient shares to deliver on exercise: available {plain(held)}, "
@@ -252,12 +162,12 @@ def _clearing_refusal(engine: Engine, instruction: PositionInstruction, now: int
     return None
 
 
-def processing_due(engine: Engine, now: int) -> int:
+def processing_due(ctx: Context, now: int) -> int:
     """When the clearing service processes an instruction sent at `now` (the close at the latest)."""
     due = now + PROCESSING_DELAY_NS
-    today = engine.calendar.market_date(now)
-    day = engine.calendar.day(today)
-    if day.is_trading_day and engine.state.closed_day != today:
+    today = ctx.calendar.market_date(now)
+    day = ctx.calendar.day(today)
+    if day.is_trading_day and ctx.state.closed_day != today:
         close = day.sessions[REGULAR][1]
         if now <= close:
             due = min(due, close)
@@ -267,22 +177,22 @@ def processing_due(engine: Engine, now: int) -> int:
 # ---- command handlers --------------------------------------------------------------------
 
 
-def submit_instructions(engine: Engine, c: cmd.SubmitInstructions) -> list[RowOutcome]:
+def submit_instructions(ctx: Context, c: cmd.SubmitInstructions) -> list[RowOutcome]:
     """Accept each row that passes (SENT, stored) and refuse the others (ENGINE_REJECTED, not
     stored)."""
-    state = engine.state
-    account = engine.account(c.account_id)
+    state = ctx.state
+    account = ctx.account(c.account_id)
     if not c.rows:
         raise InvalidRequest("At least one instruction is required")
-    now = engine.now_ns()
+    now = ctx.now_ns()
     outcomes: list[RowOutcome | None] = []
     keys: set[str] = set()
     in_batch: dict[uuid.UUID, Decimal] = {}
     sending: list[tuple[int, uuid.UUID, str, InstructionRequest, Instrument]] = []
     for row in c.rows:
-        server_id = engine.ids.uuid7(now)
+        server_id = ctx.ids.uuid7(now)
         key = row.instruction_id if row.instruction_id is not None else str(server_id)
-        instrument = engine.instruments.get(row.instrument_id) if row.instrument_id else None
+        instrument = ctx.instruments.get(row.instrument_id) if row.instrument_id else None
         symbol = instrument.symbol if instrument is not None else ""
         existing = state.instruction_keys.get((account.id, key))
         code: int | None = None
@@ -295,7 +205,7 @@ def submit_instructions(engine: Engine, c: cmd.SubmitInstructions) -> list[RowOu
             code, reason = pi.UNKNOWN_INSTRUMENT, f"Instrument {row.instrument_ref} not found"
         else:
             refusal = _row_refusal(
-                engine, account, row, instrument, now, in_batch.get(instrument.id, Decimal(0))
+                ctx, account, row, instrument, now, in_batch.get(instrument.id, Decimal(0))
             )
             if refusal is not None:
                 code, reason = pi.INVALID, refusal
@@ -309,11 +219,11 @@ def submit_instructions(engine: Engine, c: cmd.SubmitInstructions) -> list[RowOu
         in_batch[instrument.id] = in_batch.get(instrument.id, Decimal(0)) + row.quantity
         sending.append((len(outcomes), server_id, key, row, instrument))
         outcomes.append(None)  # the stored instruction, once sent below
-    due = processing_due(engine, now)
+    due = processing_due(ctx, now)
     for index, server_id, key, row, instrument in sending:
         terms = instrument.option
         assert terms is not None
-        engine.emit(
+        ctx.emit(
             ev.InstructionSent(
                 ts_ns=now,
                 instruction_id=server_id,
@@ -329,14 +239,13 @@ def submit_instructions(engine: Engine, c: cmd.SubmitInstructions) -> list[RowOu
             )
         )
         instruction = state.instructions[server_id]
-        engine.clearing.schedule(instruction)
         outcomes[index] = RowOutcome(snapshot(instruction))
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def find_instruction(engine: Engine, account_id: int, reference: str) -> PositionInstruction:
+def find_instruction(ctx: Context, account_id: int, reference: str) -> PositionInstruction:
     """The account's instruction by server id or by the caller's `instruction_id`; else 404."""
-    state = engine.state
+    state = ctx.state
     instruction = None
     with contextlib.suppress(ValueError):
         instruction = state.instructions.get(uuid.UUID(reference))
@@ -347,30 +256,29 @@ def find_instruction(engine: Engine, account_id: int, reference: str) -> Positio
     return instruction
 
 
-def cancel_instruction(engine: Engine, c: cmd.CancelInstruction) -> PositionInstruction:
+def cancel_instruction(ctx: Context, c: cmd.CancelInstruction) -> PositionInstruction:
     """Request a cancel: the instruction goes CANCEL_REQUESTED; the clearing service answers later."""
-    engine.account(c.account_id)
-    instruction = find_instruction(engine, c.account_id, c.reference)
+    ctx.account(c.account_id)
+    instruction = find_instruction(ctx, c.account_id, c.reference)
     if instruction.status == pi.CANCEL_REQUESTED:
         return snapshot(instruction)
     if instruction.is_terminal:
         raise Conflict(
             f"Instruction {instruction.id} is {instruction.status} and can no longer be cancelled"
         )
-    if not engine.state.clearing_available:
+    if not ctx.state.clearing_available:
         raise ServiceUnavailable(pi.UNAVAILABLE_MESSAGE)
-    now = engine.now_ns()
-    engine.emit(
+    now = ctx.now_ns()
+    ctx.emit(
         ev.InstructionCancelRequested(
             ts_ns=now, instruction_id=instruction.id, cancel_due_ns=now + CANCEL_DELAY_NS
         )
     )
-    engine.clearing.schedule(instruction)
     return snapshot(instruction)
 
 
-def set_clearing_availability(engine: Engine, c: cmd.SetClearingAvailability) -> bool:
+def set_clearing_availability(ctx: Context, c: cmd.SetClearingAvailability) -> bool:
     """Switch the clearing service fault; returns whether the service is available."""
-    if c.available != engine.state.clearing_available:
-        engine.emit(ev.ClearingAvailabilitySet(ts_ns=engine.now_ns(), available=c.available))
-    return engine.state.clearing_available
+    if c.available != ctx.state.clearing_available:
+        ctx.emit(ev.ClearingAvailabilitySet(ts_ns=ctx.now_ns(), available=c.available))
+    return ctx.state.clearing_available

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from oems.domain import events as ev
 from oems.domain import orders as o
 from oems.domain import scenarios as sc
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.scenarios import ScenarioRule
+from oems.engine import accounts
 from oems.engine import commands as cmd
+from oems.engine.context import Context
+from oems.engine.venue import Venue
 from oems.market.clock import MAX_CLOCK_SPEED, SIMULATED, WALL, Clock
-
-if TYPE_CHECKING:
-    from oems.engine.engine import Engine
 
 SANDBOX_USER = "sandbox"
 OTHER_USER = "someone-else"
@@ -33,37 +32,37 @@ SANDBOX_ACCOUNTS = (
 """The bootstrap's accounts, in the order they are opened: margin, cash, another user's."""
 
 
-def reset_sandbox(engine: Engine, c: cmd.ResetSandbox) -> None:
+def reset_sandbox(ctx: Context, c: cmd.ResetSandbox) -> int:
     """Everything traded goes; users and API keys stay; then either the bootstrap's accounts are
     opened again or (`keep_accounts`) every account is as it was opened. One command, so one
-    journal batch: a crash leaves the old sandbox or the new one, never a mix."""
+    journal batch: a crash leaves the old sandbox or the new one, never a mix. Returns the
+    instant the new sandbox starts at (the caller runs what is due by then)."""
     clock = c.clock
     if clock is not None:
         if clock.mode not in (WALL, SIMULATED):
             raise InvalidRequest("clock.mode must be `wall` or `simulated`")
         if not 0 <= clock.speed <= MAX_CLOCK_SPEED:
             raise InvalidRequest(f"clock.speed must be between 0 and {MAX_CLOCK_SPEED:g}")
-        if clock.now_ns is not None and not engine.calendar.covers(clock.now_ns):
+        if clock.now_ns is not None and not ctx.calendar.covers(clock.now_ns):
             raise InvalidRequest("clock.now is outside the trading calendar")
         if clock.mode == WALL and clock.now_ns is not None:
             raise InvalidRequest("clock.now is for a simulated clock; the wall clock shows now")
     if clock is None:
-        at = engine.now_ns()
+        at = ctx.now_ns()
     elif clock.mode == WALL:
         at = Clock(WALL).now_ns()
     else:
-        at = clock.now_ns if clock.now_ns is not None else engine.now_ns()
+        at = clock.now_ns if clock.now_ns is not None else ctx.now_ns()
     # A reset may set the clock back: the new sandbox starts its own trading day at `at`.
-    engine.emit(
+    ctx.emit(
         ev.SandboxReset(ts_ns=at, keep_accounts=c.keep_accounts, restart_day=clock is not None)
     )
     if clock is not None:
-        engine.emit(ev.ClockSet(ts_ns=at, mode=clock.mode, now_ns=at, speed=clock.speed))
+        ctx.emit(ev.ClockSet(ts_ns=at, mode=clock.mode, now_ns=at, speed=clock.speed))
     if not c.keep_accounts:
         for spec in c.accounts:
-            engine.handle_nested(spec)
-    engine.reindex()
-    engine.run_due(at)
+            accounts.open_account(ctx, spec)
+    return at
 
 
 # Which of the action's own terms each action takes; the others must not be given.
@@ -82,7 +81,7 @@ _REQUIRED = {sc.FILL_FRACTION: "fraction", sc.FILL_AT_PRICE: "price"}
 _REQUIRED.update({sc.DELAY_ACK: "delay_ns", sc.DELAY_FILL: "delay_ns"})
 
 
-def add_scenario(engine: Engine, c: cmd.AddScenario) -> ScenarioRule:  # noqa: C901
+def add_scenario(ctx: Context, c: cmd.AddScenario) -> ScenarioRule:  # noqa: C901
     """Check and journal a scenario rule; it decides the venue's answer from now on."""
     t = c.terms
     if t.action not in sc.ACTIONS:
@@ -116,20 +115,48 @@ def add_scenario(engine: Engine, c: cmd.AddScenario) -> ScenarioRule:  # noqa: C
     ):
         raise InvalidRequest("`min_quantity` must not be above `max_quantity`")
     if t.account_id is not None:
-        engine.account(t.account_id)
-    rule_id = engine.state.last_scenario_id + 1
-    engine.emit(ev.ScenarioAdded(ts_ns=engine.now_ns(), rule_id=rule_id, terms=t))
-    return engine.state.scenarios[rule_id]
+        ctx.account(t.account_id)
+    rule_id = ctx.state.last_scenario_id + 1
+    ctx.emit(ev.ScenarioAdded(ts_ns=ctx.now_ns(), rule_id=rule_id, terms=t))
+    return ctx.state.scenarios[rule_id]
 
 
-def clear_scenarios(engine: Engine, c: cmd.ClearScenarios) -> list[ScenarioRule]:
+def clear_scenarios(ctx: Context, c: cmd.ClearScenarios) -> list[ScenarioRule]:
     """Remove one rule (404 when unknown) or all of them; returns the rules removed."""
-    rules = engine.state.scenarios
+    rules = ctx.state.scenarios
     if c.rule_id is not None and c.rule_id not in rules:
         raise NotFound(f"Scenario rule {c.rule_id} not found")
     removed = [rules[c.rule_id]] if c.rule_id is not None else list(rules.values())
     if removed:
-        engine.emit(
-            ev.ScenariosCleared(ts_ns=engine.now_ns(), rule_ids=[rule.id for rule in removed])
-        )
+        ctx.emit(ev.ScenariosCleared(ts_ns=ctx.now_ns(), rule_ids=[rule.id for rule in removed]))
     return removed
+
+
+def pin_quote(ctx: Context, venue: Venue, c: cmd.PinQuote) -> None:
+    """Set a symbol's quote by hand; working orders see it at once."""
+    if c.bid is not None and c.ask is not None and c.bid > c.ask:
+        raise InvalidRequest("bid must not be above ask")
+    for name, value in (("bid", c.bid), ("ask", c.ask), ("last", c.last)):
+        if value is not None and value <= 0:
+            raise InvalidRequest(f"{name} must be greater than zero")
+    if c.bid_size < 0 or c.ask_size < 0:
+        raise InvalidRequest("sizes must not be negative")
+    ctx.emit(
+        ev.QuotePinned(
+            ts_ns=ctx.now_ns(),
+            symbol=c.symbol,
+            bid=c.bid,
+            ask=c.ask,
+            bid_size=c.bid_size,
+            ask_size=c.ask_size,
+            last=c.last,
+        )
+    )
+    venue.evaluate_all(ctx.now_ns())
+
+
+def release_quote(ctx: Context, c: cmd.ReleaseQuote) -> None:
+    """Give a pinned symbol back to the market data source; 404 when none is pinned."""
+    if c.symbol not in ctx.state.pinned_quotes:
+        raise NotFound(f"No quote is pinned for {c.symbol}")
+    ctx.emit(ev.QuoteReleased(ts_ns=ctx.now_ns(), symbol=c.symbol))

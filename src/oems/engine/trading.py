@@ -10,7 +10,6 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
@@ -26,11 +25,9 @@ from oems.domain.orders import Order, OrderRequest, StrategyRequest
 from oems.domain.strategies import max_loss, naked_call_requirement, net_price, required_level
 from oems.engine import commands as cmd
 from oems.engine import risk
+from oems.engine.context import Context
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
 from oems.market.quotes import Quote, spot_price
-
-if TYPE_CHECKING:
-    from oems.engine.engine import Engine
 
 INFINITY = Decimal("Infinity")
 CENT = Decimal("0.01")
@@ -98,10 +95,10 @@ def reference_price(request: OrderRequest, quote: Quote | None, instrument: Inst
 
 
 def placement(
-    engine: Engine, request: OrderRequest | StrategyRequest, now: int
+    ctx: Context, request: OrderRequest | StrategyRequest, now: int
 ) -> tuple[int | None, int | None, int | None]:
     """(releases_at, expires, auction) instants for an order received at `now`."""
-    calendar = engine.calendar
+    calendar = ctx.calendar
     tif = request.time_in_force
     names = (PRE_MARKET, REGULAR, AFTER_HOURS) if request.extended_hours else (REGULAR,)
     date = calendar.market_date(now)
@@ -125,11 +122,11 @@ def placement(
     raise InvalidRequest("no trading session in the coming days")
 
 
-def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
+def submit_orders(ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders) -> list[Order]:
     """Accept the batch (all orders in PENDING_NEW) or refuse it whole."""
-    state = engine.state
-    account = engine.account(c.account_id)
-    now = engine.now_ns()
+    state = ctx.state
+    account = ctx.account(c.account_id)
+    now = ctx.now_ns()
     seen: set[str] = set()
     for index, request in enumerate(c.orders):
         client_id = request.client_order_id
@@ -147,14 +144,14 @@ def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
             else [request.instrument_id]
         )
         for instrument_id in ids:
-            _refuse_expired(engine, index, instrument_id, now)
+            _refuse_expired(ctx, index, instrument_id, now)
     requests = [
-        _priced_at_mid(engine, r, now)
+        _priced_at_mid(ctx, r, now)
         if isinstance(r, StrategyRequest) and r.order_type == o.LIMIT and r.limit_price is None
         else r
         for r in c.orders
     ]
-    checker = _RiskChecker(engine, account.id, now)
+    checker = _RiskChecker(ctx, self_match, account.id, now)
     planned = [
         checker.check_strategy(request)
         if isinstance(request, StrategyRequest)
@@ -172,25 +169,23 @@ def submit_orders(engine: Engine, c: cmd.SubmitOrders) -> list[Order]:
             request = dataclasses.replace(request, client_order_id=str(order_id))
         if isinstance(request, StrategyRequest):
             accepted.append(
-                _accept_strategy(engine, account.id, request, order_id, hold_per_unit, now)
+                _accept_strategy(ctx, account.id, request, order_id, hold_per_unit, now)
             )
         else:
             assert instrument is not None
             accepted.append(
-                _accept(
-                    engine, account.id, request, instrument, order_id, closes, hold_per_unit, now
-                )
+                _accept(ctx, account.id, request, instrument, order_id, closes, hold_per_unit, now)
             )
     return accepted
 
 
-def _priced_at_mid(engine: Engine, request: StrategyRequest, now: int) -> StrategyRequest:
+def _priced_at_mid(ctx: Context, request: StrategyRequest, now: int) -> StrategyRequest:
     """A LIMIT strategy sent without a price (as the vendor's CLI example) takes the legs' net
     midpoint, rounded to the cent in the market's favour, as its limit."""
     mids = []
     for leg in request.legs:
-        instrument = engine.instruments.get(leg.instrument_id)
-        quote = engine.market_quote(instrument, now) if instrument is not None else None
+        instrument = ctx.instruments.get(leg.instrument_id)
+        quote = ctx.quote(instrument, now) if instrument is not None else None
         mid = spot_price(quote)
         if mid is None:
             raise InvalidRequest(
@@ -203,19 +198,19 @@ def _priced_at_mid(engine: Engine, request: StrategyRequest, now: int) -> Strate
 
 
 def _accept_strategy(
-    engine: Engine,
+    ctx: Context,
     account_id: int,
     request: StrategyRequest,
     order_id: uuid.UUID,
     hold_per_unit: Decimal,
     now: int,
 ) -> Order:
-    releases, expiry, auction = placement(engine, request, now)
+    releases, expiry, auction = placement(ctx, request, now)
     first = request.legs[0]
     option = next(leg for leg in request.legs if leg.strike is not None)
-    venue = engine.instruments.get(option.instrument_id)
+    venue = ctx.instruments.get(option.instrument_id)
     credit = request.limit_price is not None and request.limit_price < 0
-    engine.emit(
+    ctx.emit(
         ev.OrderAccepted(
             ts_ns=now,
             order_id=order_id,
@@ -234,7 +229,7 @@ def _accept_strategy(
             limit_price=request.limit_price,
             expires_ns=request.expires_ns,
             hold_per_unit=hold_per_unit,
-            venue_due_ns=now + engine.ack_latency_ns(),
+            venue_due_ns=now + ctx.ack_latency_ns(),
             releases_ns=releases,
             expiry_ns=expiry,
             auction_ns=auction,
@@ -255,20 +250,20 @@ def _accept_strategy(
             ],
         )
     )
-    return snapshot(engine.state.orders[order_id])
+    return snapshot(ctx.state.orders[order_id])
 
 
-def _refuse_expired(engine: Engine, index: int, instrument_id: uuid.UUID, now: int) -> None:
+def _refuse_expired(ctx: Context, index: int, instrument_id: uuid.UUID, now: int) -> None:
     """An option can be traded until the regular close of its expiration day, not after."""
-    instrument = engine.instruments.get(instrument_id)
+    instrument = ctx.instruments.get(instrument_id)
     terms = instrument.option if instrument is not None else None
     if terms is None:
         return
-    today = engine.calendar.market_date(now)
+    today = ctx.calendar.market_date(now)
     closed = terms.expiry < today or (
         terms.expiry == today
-        and engine.calendar.day(today).is_trading_day
-        and now >= engine.calendar.day(today).sessions[REGULAR][1]
+        and ctx.calendar.day(today).is_trading_day
+        and now >= ctx.calendar.day(today).sessions[REGULAR][1]
     )
     if closed:
         assert instrument is not None
@@ -278,7 +273,7 @@ def _refuse_expired(engine: Engine, index: int, instrument_id: uuid.UUID, now: i
 
 
 def _accept(
-    engine: Engine,
+    ctx: Context,
     account_id: int,
     request: OrderRequest,
     instrument: Instrument,
@@ -287,9 +282,9 @@ def _accept(
     hold_per_unit: Decimal,
     now: int,
 ) -> Order:
-    releases, expiry, auction = placement(engine, request, now)
+    releases, expiry, auction = placement(ctx, request, now)
     terms = instrument.option
-    engine.emit(
+    ctx.emit(
         ev.OrderAccepted(
             ts_ns=now,
             order_id=order_id,
@@ -314,21 +309,22 @@ def _accept(
             extended_hours=request.extended_hours,
             closes_position=closes,
             hold_per_unit=hold_per_unit,
-            venue_due_ns=now + engine.ack_latency_ns(),
+            venue_due_ns=now + ctx.ack_latency_ns(),
             releases_ns=releases,
             expiry_ns=expiry,
             auction_ns=auction,
         )
     )
-    return snapshot(engine.state.orders[order_id])
+    return snapshot(ctx.state.orders[order_id])
 
 
 class _RiskChecker:
     """Runs the pre-trade checks over a batch, holding what earlier orders of it would use."""
 
-    def __init__(self, engine: Engine, account_id: int, now: int) -> None:
-        self.engine = engine
-        self.account = engine.state.accounts[account_id]
+    def __init__(self, ctx: Context, self_match: SelfMatchIndex, account_id: int, now: int) -> None:
+        self.ctx = ctx
+        self.self_match = self_match
+        self.account = ctx.state.accounts[account_id]
         self.now = now
         self.failures: list[risk.RiskFailure] = []
         self.batch_hold = Decimal(0)
@@ -337,12 +333,12 @@ class _RiskChecker:
 
     def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument | None]:  # noqa: C901
         """Check one order; returns (order id, closes a position, hold per unit, instrument)."""
-        engine, account = self.engine, self.account
-        order_id = engine.ids.uuid7(self.now)
-        instrument = engine.instruments.get(r.instrument_id)
+        ctx, account = self.ctx, self.account
+        order_id = ctx.ids.uuid7(self.now)
+        instrument = ctx.instruments.get(r.instrument_id)
         assert instrument is not None
-        quote = engine.market_quote(instrument, self.now)
-        position = engine.state.positions.get(account.id, {}).get(instrument.id)
+        quote = ctx.quote(instrument, self.now)
+        position = ctx.state.positions.get(account.id, {}).get(instrument.id)
         quantity_held = position.quantity if position else Decimal(0)
         held = (position.held if position else Decimal(0)) + self.batch_held.get(instrument.id, 0)
         base = {"account_id": str(account.id), "order_id": str(order_id)}
@@ -412,7 +408,7 @@ class _RiskChecker:
                 symbol=instrument.symbol,
             )
         working_price = None if r.order_type in (o.MARKET,) else r.limit_price
-        if r.order_type in (o.LIMIT, o.MARKET) and engine.self_match.crosses(
+        if r.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
             account.id, instrument.id, side == o.BUY, working_price
         ):
             fail(
@@ -446,8 +442,8 @@ class _RiskChecker:
 
     def check_strategy(self, r: StrategyRequest) -> tuple[uuid.UUID, bool, Decimal, None]:
         """Check a strategy: tradability, options level, and buying power for its maximum loss."""
-        engine, account = self.engine, self.account
-        order_id = engine.ids.uuid7(self.now)
+        ctx, account = self.ctx, self.account
+        order_id = ctx.ids.uuid7(self.now)
         base = {"account_id": str(account.id), "order_id": str(order_id)}
 
         def fail(reason: str, **extra: str) -> None:
@@ -456,14 +452,14 @@ class _RiskChecker:
         if account.status != "ACTIVE":
             fail(risk.ACCOUNT_NOT_ACTIVE, status=account.status)
         touches: list[Decimal] = []
-        book = engine.state.positions.get(account.id, {})
+        book = ctx.state.positions.get(account.id, {})
         closing = True
         for leg in r.legs:
-            instrument = engine.instruments.get(leg.instrument_id)
+            instrument = ctx.instruments.get(leg.instrument_id)
             assert instrument is not None
             if not instrument.is_tradable:
                 fail(risk.NOT_TRADABLE, symbol=instrument.symbol)
-            quote = engine.market_quote(instrument, self.now)
+            quote = ctx.quote(instrument, self.now)
             touch = None
             if quote is not None:
                 touch = quote.ask if leg.side == o.BUY else quote.bid
@@ -483,7 +479,7 @@ class _RiskChecker:
         level = required_level(legs, loss is not None)
         underlier = next(leg.underlying_instrument_id for leg in r.legs if leg.strike is not None)
         if account.options_level < level:
-            found = engine.instruments.get(underlier) if underlier is not None else None
+            found = ctx.instruments.get(underlier) if underlier is not None else None
             fail(
                 risk.OPTIONS_LEVEL,
                 options_level=str(account.options_level),
@@ -491,7 +487,7 @@ class _RiskChecker:
                 symbol=found.symbol if found is not None else "",
             )
         if loss is None:
-            spot = engine.mark_price(underlier, self.now) if underlier is not None else None
+            spot = ctx.valuation.mark_price(underlier, self.now) if underlier is not None else None
             loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
         hold_per_unit = loss * self.value().multiplier  # a requirement in equity dollars
         self._reserve(
@@ -512,7 +508,7 @@ class _RiskChecker:
         sod_equity = account.sod.equity if account.sod is not None else account.trade_cash
         if not daytrading.restricted(account.is_margin, record, sod_equity):
             return
-        position = self.engine.state.positions.get(account.id, {}).get(instrument.id)
+        position = self.ctx.state.positions.get(account.id, {}).get(instrument.id)
         if position is None or not record.would_day_trade(
             instrument.id, position.quantity, position.sod_quantity, signed
         ):
@@ -562,11 +558,11 @@ class _RiskChecker:
         its strike; otherwise the hold is the naked margin (premium + 20% of the underlier less
         the out-of-the-money amount, at least 10%).
         """
-        engine, account = self.engine, self.account
+        ctx, account = self.ctx, self.account
         terms = option.option
         assert terms is not None
         shares = contracts * terms.multiplier
-        book = engine.state.positions.get(account.id, {})
+        book = ctx.state.positions.get(account.id, {})
         if terms.contract_type == "CALL":
             stock = book.get(terms.underlying_id)
             owned = stock.quantity - stock.held if stock is not None else Decimal(0)
@@ -576,7 +572,7 @@ class _RiskChecker:
                     for p in book.values()
                     if p.quantity < 0
                     and p.underlying_instrument_id == terms.underlying_id
-                    and engine.margin_rates(p.instrument_id).contract_type == "CALL"
+                    and ctx.valuation.margin_rates(p.instrument_id).contract_type == "CALL"
                 ),
                 Decimal(0),
             )
@@ -586,7 +582,7 @@ class _RiskChecker:
         premium = (
             quote.bid if quote is not None and quote.bid is not None else Decimal(0)
         ) * shares
-        spot = engine.mark_price(terms.underlying_id, self.now) or Decimal(0)
+        spot = ctx.valuation.mark_price(terms.underlying_id, self.now) or Decimal(0)
         naked = premium + shares * naked_per_share(terms.contract_type, terms.strike, spot)
         if terms.contract_type == "PUT" and self.value().buying_power - self.batch_hold >= secured:
             return 1, secured if not account.is_margin else min(naked, secured)
@@ -594,13 +590,13 @@ class _RiskChecker:
 
     def value(self) -> AccountValue:
         if self._value is None:
-            self._value = self.engine.account_value(self.account.id, self.now)
+            self._value = self.ctx.valuation.account_value(self.account.id, self.now)
         return self._value
 
 
-def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
+def replace_order(ctx: Context, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
     """Request a replace: the order goes PENDING_REPLACE; the venue applies it after its latency."""
-    order = engine.open_order(c.account_id, c.order_id, "replaced")
+    order = ctx.open_order(c.account_id, c.order_id, "replaced")
     if order.status not in (o.NEW, o.PARTIALLY_FILLED):
         raise InvalidRequest(
             f"Order {order.id} is {order.status} and cannot be replaced until the venue answers"
@@ -645,12 +641,12 @@ def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
             check_tick(0, name, price)
     if c.trailing_offset is not None and c.trailing_offset <= 0:
         raise InvalidRequest("trailing_offset must be greater than zero")
-    now = engine.now_ns()
+    now = ctx.now_ns()
     hold_per_unit = order.hold_per_unit
     if hold_per_unit and c.limit_price is not None and order.legs is not None:
         loss = max_loss(order.legs, c.limit_price)
         if loss is not None:
-            hold_per_unit = loss * engine.account_value(order.account_id, now).multiplier
+            hold_per_unit = loss * ctx.valuation.account_value(order.account_id, now).multiplier
     elif hold_per_unit and c.limit_price is not None and order.limit_price:
         hold_per_unit = hold_per_unit * c.limit_price / order.limit_price
     new_quantity = c.quantity if c.quantity is not None else order.quantity
@@ -658,9 +654,9 @@ def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
         order.quantity - order.filled_quantity
     ) * order.hold_per_unit
     if extra > 0:
-        value = engine.account_value(order.account_id, now)
+        value = ctx.valuation.account_value(order.account_id, now)
         if extra > value.buying_power:
-            account = engine.state.accounts[order.account_id]
+            account = ctx.state.accounts[order.account_id]
             raise risk.risk_error(
                 [
                     risk.RiskFailure(
@@ -682,40 +678,40 @@ def replace_order(engine: Engine, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
     wire: dict[str, str | None] = {k: str(v) for k, v in given.items()}
     if hold_per_unit != order.hold_per_unit:
         wire["hold_per_unit"] = str(hold_per_unit)
-    engine.emit(
+    ctx.emit(
         ev.OrderReplaceRequested(
-            ts_ns=now, order_id=order.id, venue_due_ns=now + engine.latency_ns(), changes=wire
+            ts_ns=now, order_id=order.id, venue_due_ns=now + ctx.latency_ns(), changes=wire
         )
     )
     return snapshot(order)
 
 
-def cancel_orders(engine: Engine, c: cmd.CancelOrders) -> list[Order]:
+def cancel_orders(ctx: Context, c: cmd.CancelOrders) -> list[Order]:
     """Request cancellation of each still-open order; returns them (PENDING_CANCEL)."""
-    now = engine.now_ns()
-    due = now + engine.latency_ns()
+    now = ctx.now_ns()
+    due = now + ctx.latency_ns()
     out = []
     for order_id in c.order_ids:
-        order = engine.state.orders.get(order_id)
+        order = ctx.state.orders.get(order_id)
         if order is None or order.account_id != c.account_id or not order.is_open:
             continue
         if order.status != o.PENDING_CANCEL:
-            engine.emit(ev.OrderCancelRequested(ts_ns=now, order_id=order.id, venue_due_ns=due))
+            ctx.emit(ev.OrderCancelRequested(ts_ns=now, order_id=order.id, venue_due_ns=due))
         out.append(snapshot(order))
     return out
 
 
-def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
+def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
     """One MARKET DAY order per position closing what is available (all, with `cancel_orders`)."""
-    state = engine.state
-    engine.account(c.account_id)
+    state = ctx.state
+    ctx.account(c.account_id)
     book = state.positions.get(c.account_id, {})
     positions = [
         p
         for p in book.values()
         if p.quantity and (c.instrument_id is None or p.instrument_id == c.instrument_id)
     ]
-    now = engine.now_ns()
+    now = ctx.now_ns()
     canceling: set[uuid.UUID] = set()
     if c.cancel_orders:
         wanted = {p.instrument_id for p in positions}
@@ -726,7 +722,7 @@ def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
             for order in state.open_orders.get(c.account_id, {}).values()
             if order.instrument_ids & wanted
         )
-        cancel_orders(engine, cmd.CancelOrders(c.account_id, ids))
+        cancel_orders(ctx, cmd.CancelOrders(c.account_id, ids))
         canceling = set(ids)
     out = []
     for position in positions:
@@ -745,9 +741,9 @@ def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
             quantity = max(abs(position.quantity) - still_held, Decimal(0))
         if not quantity:
             continue
-        instrument = engine.instruments.get(position.instrument_id)
+        instrument = ctx.instruments.get(position.instrument_id)
         assert instrument is not None
-        order_id = engine.ids.uuid7(now)
+        order_id = ctx.ids.uuid7(now)
         request = OrderRequest(
             instrument_id=instrument.id,
             symbol=instrument.symbol,
@@ -759,22 +755,20 @@ def close_positions(engine: Engine, c: cmd.ClosePositions) -> list[Order]:
             quantity=quantity,
             client_order_id=str(order_id),  # server-made, as for any order sent without `id`
         )
-        out.append(
-            _accept(engine, c.account_id, request, instrument, order_id, True, Decimal(0), now)
-        )
+        out.append(_accept(ctx, c.account_id, request, instrument, order_id, True, Decimal(0), now))
     return out
 
 
-def set_faults(engine: Engine, c: cmd.SetFaults) -> ev.FaultsSet:
+def set_faults(ctx: Context, c: cmd.SetFaults) -> ev.FaultsSet:
     """Set the venue's fault injection."""
     if c.reject_next < 0 or c.ack_delay_ms < 0:
         raise InvalidRequest("reject_next and ack_delay_ms must not be negative")
-    engine.emit(
+    ctx.emit(
         ev.FaultsSet(
-            ts_ns=engine.now_ns(),
+            ts_ns=ctx.now_ns(),
             reject_next=c.reject_next,
             reject_reason=c.reject_reason,
             ack_delay_ms=c.ack_delay_ms,
         )
     )
-    return engine.state.faults
+    return ctx.state.faults

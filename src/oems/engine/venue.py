@@ -47,9 +47,7 @@ import heapq
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
@@ -61,17 +59,15 @@ from oems.domain.order_rules import tick_for
 from oems.domain.orders import Order
 from oems.domain.scenarios import ScenarioRule, first_match
 from oems.domain.strategies import net_price
+from oems.engine.book import Book, BookSlots
+from oems.engine.context import Context
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
 from oems.market.quotes import Quote, spot_price
-
-if TYPE_CHECKING:
-    from oems.engine.engine import Engine
 
 BPS = Decimal(10000)
 
 _AWAITING_VENUE = (o.PENDING_NEW, o.PENDING_CANCEL, o.PENDING_REPLACE)
-
-MAX_DEPTH = 50  # levels beyond the touch
+_SCHEDULING_EVENTS = (ev.OrderAccepted, ev.OrderCancelRequested, ev.OrderReplaceRequested)
 
 # Timer kinds, in the order they run when due at the same instant.
 VENUE_DUE = 0
@@ -80,83 +76,20 @@ AUCTION = 2
 EXPIRE = 3
 
 
-@dataclass(frozen=True, slots=True)
-class VenueSettings:
-    """Configurable venue behaviour: latency, slippage, how much of the touch one fill takes."""
-
-    latency_ns: int = 0
-    slippage_bps: Decimal = Decimal(0)
-    participation: Decimal = Decimal(1)  # fraction of the displayed size an order may take
-    refresh_ns: int = 1_000_000_000  # a static quote offers its size again after this; 0: never
-    depth: int = 0  # levels shown beyond the touch (0: the touch only)
-    queue: bool = False  # a resting limit waits behind the displayed size it joined
-    seed: int = 0  # the depth's sizes and gaps are a function of (seed, symbol, side, quote time)
-
-
 def to_tick(price: Decimal, up: bool) -> Decimal:
     """`price` rounded to its tick, up or down."""
     tick = tick_for(price)
     return (price / tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR) * tick
 
 
-class Book:
-    """The working orders of one instrument in one session class (regular or extended).
-
-    Every list is sorted so that a tick reads only the prefix it affects: limits by price,
-    stops by trigger, trailing stops by watermark (which a better price moves) and by stop
-    (which a worse price crosses).
-    """
-
-    __slots__ = (
-        "buy_stops",
-        "buys",
-        "market",
-        "sell_stops",
-        "sells",
-        "trail_buy_marks",
-        "trail_buy_stops",
-        "trail_sell_marks",
-        "trail_sell_stops",
-        "trailing_unmarked",
-    )
-
-    def __init__(self) -> None:
-        self.buys: SortedList = SortedList()  # (-limit, seq, order): best (highest) first
-        self.sells: SortedList = SortedList()  # (limit, seq, order): best (lowest) first
-        self.buy_stops: SortedList = SortedList()  # (stop, seq, order): lowest trigger first
-        self.sell_stops: SortedList = SortedList()  # (-stop, seq, order): highest first
-        self.market: dict[uuid.UUID, Order] = {}
-        self.trail_sell_marks: SortedList = SortedList()  # (watermark, seq, order): lowest first
-        self.trail_sell_stops: SortedList = SortedList()  # (-stop, seq, order): highest first
-        self.trail_buy_marks: SortedList = SortedList()  # (-watermark, seq, order): highest first
-        self.trail_buy_stops: SortedList = SortedList()  # (stop, seq, order): lowest first
-        self.trailing_unmarked: dict[uuid.UUID, Order] = {}  # no quote seen yet
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.buys
-            or self.sells
-            or self.buy_stops
-            or self.sell_stops
-            or self.market
-            or self.trail_sell_marks
-            or self.trail_buy_marks
-            or self.trailing_unmarked
-        )
-
-
-Placement = list[tuple[SortedList | dict[uuid.UUID, Order], object]]
-"""Where an order sits: (container, key) pairs to remove it from."""
-
-
 class Venue:
     """Matching and timers for every working order; rebuilt from state after a restart."""
 
-    def __init__(self, engine: Engine, settings: VenueSettings) -> None:
-        self.engine = engine
-        self.settings = settings
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.settings = ctx.venue_settings
         self.books: dict[tuple[uuid.UUID, bool], Book] = {}
-        self._where: dict[uuid.UUID, Placement] = {}
+        self._where: dict[uuid.UUID, BookSlots] = {}
         self._seq = itertools.count()
         self._timers: list[tuple[int, int, int, uuid.UUID]] = []
         self.strategies: dict[uuid.UUID, Order] = {}  # working multi-leg orders
@@ -169,11 +102,18 @@ class Venue:
         self._where.clear()
         self._timers.clear()
         self.strategies.clear()
-        for by_id in self.engine.state.open_orders.values():
+        for by_id in self.ctx.state.open_orders.values():
             for order in sorted(by_id.values(), key=lambda x: x.created_ns):
                 self.schedule(order)
                 if self._is_working(order):
                     self._add(order)
+
+    def applied(self, event: ev.Event, order: Order) -> None:
+        """Follow an event applied to `order`: timers for what awaits the venue, books for an end."""
+        if isinstance(event, _SCHEDULING_EVENTS):
+            self.schedule(order)
+        elif not order.is_open:
+            self._remove(order)  # ended outside the venue (e.g. at an expiry): out of the books
 
     def schedule(self, order: Order) -> None:
         """Put the order's pending timers (venue answer, release, auction, expiry) on the heap."""
@@ -196,7 +136,7 @@ class Venue:
         return None
 
     def _timer_live(self, kind: int, due: int, order_id: uuid.UUID) -> bool:
-        order = self.engine.state.orders.get(order_id)
+        order = self.ctx.state.orders.get(order_id)
         if order is None or not order.is_open:
             return False
         if kind == VENUE_DUE:
@@ -213,7 +153,7 @@ class Venue:
             due, kind, _, order_id = heapq.heappop(self._timers)
             if not self._timer_live(kind, due, order_id):
                 continue
-            order = self.engine.state.orders[order_id]
+            order = self.ctx.state.orders[order_id]
             if kind == VENUE_DUE:
                 self._venue_answer(order, due)
             elif kind == RELEASE:
@@ -231,9 +171,9 @@ class Venue:
     # ---- venue answers -------------------------------------------------------------------
 
     def _venue_answer(self, order: Order, now: int) -> None:
-        emit = self.engine.emit
+        emit = self.ctx.emit
         if order.status == o.PENDING_NEW:
-            faults = self.engine.state.faults
+            faults = self.ctx.state.faults
             if faults.reject_next > 0:
                 emit(
                     ev.FaultsSet(
@@ -270,10 +210,10 @@ class Venue:
 
     def _scenario(self, order: Order, actions: tuple[str, ...], now: int) -> bool:
         """Let the oldest matching scenario rule answer for the venue; False when none matches."""
-        rule = first_match(self.engine.state.scenarios, order, actions)
+        rule = first_match(self.ctx.state.scenarios, order, actions)
         if rule is None:
             return False
-        emit, terms = self.engine.emit, rule.terms
+        emit, terms = self.ctx.emit, rule.terms
         action, named = terms.action, f"scenario rule {rule.id}"
         emit(ev.ScenarioMatched(ts_ns=now, rule_id=rule.id, order_id=order.id))
         if action == sc.REJECT:
@@ -302,7 +242,7 @@ class Venue:
 
     def _scenario_fill(self, order: Order, rule: ScenarioRule, now: int) -> None:
         """Acknowledge, then hold the order (delay_fill) or fill it as the rule says."""
-        emit, terms = self.engine.emit, rule.terms
+        emit, terms = self.ctx.emit, rule.terms
         waits = order.releases_ns is not None
         emit(
             ev.OrderAcknowledged(
@@ -329,7 +269,7 @@ class Venue:
 
     def _forced_price(self, order: Order, now: int) -> Decimal | None:
         """Where a forced fill trades: the touch (slipped, within the limit), else the limit."""
-        quote = self.engine.market_quote(self._instrument(order), now)
+        quote = self.ctx.quote(self._instrument(order), now)
         touch = None if quote is None else quote.ask if order.is_buy else quote.bid
         limit = order.working_limit
         if touch is None or (
@@ -339,7 +279,7 @@ class Venue:
         return self._slipped(touch, order.is_buy, limit)
 
     def _release(self, order: Order, now: int) -> None:
-        self.engine.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
+        self.ctx.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
         if order.time_in_force in (o.OPG, o.AT_CROSSING):
             self._auction(order, now)
         elif order.status not in (o.PENDING_NEW, o.PENDING_CANCEL) and self._may_work(order):
@@ -353,7 +293,7 @@ class Venue:
             self._cancel(order, now, "Good-till-crossing: canceled as the closing crossing starts")
             return
         instrument = self._instrument(order)
-        quote = self.engine.market_quote(instrument, now)
+        quote = self.ctx.quote(instrument, now)
         price = spot_price(quote)
         leaves = order.quantity - order.filled_quantity
         name = "opening" if order.auction_ns is None else "closing"
@@ -370,20 +310,18 @@ class Venue:
     def _expire(self, order: Order, now: int) -> None:
         self._remove(order)
         reason = "Good-till-date expiry" if order.time_in_force == o.GTD else "Day order expired"
-        self.engine.emit(ev.OrderExpired(ts_ns=now, order_id=order.id, reason=reason))
+        self.ctx.emit(ev.OrderExpired(ts_ns=now, order_id=order.id, reason=reason))
 
     def _cancel(self, order: Order, now: int, reason: str) -> None:
         self._remove(order)
-        self.engine.emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason=reason))
+        self.ctx.emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason=reason))
 
     # ---- working orders ------------------------------------------------------------------
 
     def _activate(self, order: Order, now: int) -> None:
         """The order starts working: trail or trigger, evaluate at once, then rest (or finish)."""
         self._add(order)
-        quote = (
-            None if order.is_strategy else self.engine.market_quote(self._instrument(order), now)
-        )
+        quote = None if order.is_strategy else self.ctx.quote(self._instrument(order), now)
         if order.is_strategy:
             self._evaluate_strategy(order, now)
         elif quote is not None:
@@ -432,7 +370,7 @@ class Venue:
             return
         book = self._book_for(order)
         seq = next(self._seq)
-        places: Placement = []
+        places: BookSlots = []
 
         def put(sorted_list: SortedList, key: Decimal) -> None:
             entry = (key, seq, order)
@@ -466,10 +404,6 @@ class Venue:
             places.append((book.market, order.id))
         self._where[order.id] = places
 
-    def withdraw(self, order: Order) -> None:
-        """Take an order out of the books (it is ending outside the venue, e.g. at expiry)."""
-        self._remove(order)
-
     def _remove(self, order: Order) -> None:
         if self.strategies.pop(order.id, None) is not None:
             return
@@ -483,7 +417,7 @@ class Venue:
 
     def evaluate_all(self, now: int) -> None:
         """Run every book whose session is open against the quote in force at `now`."""
-        session = self.engine.calendar.session_at(now)
+        session = self.ctx.calendar.session_at(now)
         if session is None:
             return
         if session == REGULAR:
@@ -494,19 +428,19 @@ class Venue:
                 continue
             if session != REGULAR and (not extended or session not in (PRE_MARKET, AFTER_HOURS)):
                 continue
-            instrument = self.engine.instruments.get(instrument_id)
+            instrument = self.ctx.instruments.get(instrument_id)
             if instrument is None:
                 continue
-            quote = self.engine.market_quote(instrument, now)
+            quote = self.ctx.quote(instrument, now)
             if quote is not None:
                 self.evaluate_book(book, quote, now)
 
     def evaluate_instrument(self, instrument: Instrument, now: int) -> None:
         """Run the books of one instrument (after its quote was set by hand)."""
-        session = self.engine.calendar.session_at(now)
+        session = self.ctx.calendar.session_at(now)
         if session is None:
             return
-        quote = self.engine.market_quote(instrument, now)
+        quote = self.ctx.quote(instrument, now)
         if quote is None:
             return
         for extended in (False, True):
@@ -559,9 +493,9 @@ class Venue:
 
     def _trigger(self, order: Order, price: Decimal, now: int) -> None:
         self._remove(order)
-        self.engine.emit(ev.OrderTriggered(ts_ns=now, order_id=order.id, price=price))
+        self.ctx.emit(ev.OrderTriggered(ts_ns=now, order_id=order.id, price=price))
         self._add(order)
-        quote = self.engine.market_quote(self._instrument(order), now)
+        quote = self.ctx.quote(self._instrument(order), now)
         if quote is not None:
             self._evaluate_order(order, quote, now, entering=True)
             self._join_queue(order, quote, now)
@@ -582,7 +516,7 @@ class Venue:
             limit = None
             if order.order_type == o.TRAILING_STOP_LIMIT:
                 limit = stop + (order.limit_offset or Decimal(0))
-            self.engine.emit(
+            self.ctx.emit(
                 ev.TrailingMoved(
                     ts_ns=now,
                     order_id=order.id,
@@ -647,8 +581,8 @@ class Venue:
         units: Decimal | None = None
         stamps: list[int | None] = []
         for leg in order.legs:
-            instrument = self.engine.instruments.get(leg.instrument_id)
-            quote = self.engine.market_quote(instrument, now) if instrument else None
+            instrument = self.ctx.instruments.get(leg.instrument_id)
+            quote = self.ctx.quote(instrument, now) if instrument else None
             buying = leg.side == o.BUY
             touch = None if quote is None else quote.ask if buying else quote.bid
             if quote is None or touch is None:
@@ -666,16 +600,16 @@ class Venue:
         if units is None or units <= 0 or (order.time_in_force == o.FOK and units < leaves):
             return
         quantity = min(units, leaves)
-        engine = self.engine
-        engine.emit(
+        ctx = self.ctx
+        ctx.emit(
             ev.StrategyFilled(
                 ts_ns=now,
                 order_id=order.id,
                 quantity=quantity,
-                execution_ids=[engine.ids.uuid7(now) for _ in order.legs],
+                execution_ids=[ctx.ids.uuid7(now) for _ in order.legs],
                 prices=touches,
                 venue=order.venue,
-                settles_on=engine.settlement_date(now),
+                settles_on=ctx.settlement_date(now),
                 quote_ts_ns=stamps,
             )
         )
@@ -720,7 +654,7 @@ class Venue:
                 if price == limit:
                     ahead = Decimal(shown)
         if ahead != order.queue_ahead:
-            self.engine.emit(ev.OrderQueued(ts_ns=now, order_id=order.id, ahead=ahead))
+            self.ctx.emit(ev.OrderQueued(ts_ns=now, order_id=order.id, ahead=ahead))
 
     def _wait_in_queue(
         self, order: Order, levels: list[tuple[Decimal, Decimal]], now: int, offered: int
@@ -735,7 +669,7 @@ class Venue:
             if size > spent:
                 rest.append((price, size - spent))
         if taken:
-            self.engine.emit(
+            self.ctx.emit(
                 ev.QueueAdvanced(
                     ts_ns=now,
                     order_id=order.id,
@@ -756,7 +690,7 @@ class Venue:
             return []
         size = quote.ask_size if is_buy else quote.bid_size
         used = Decimal(0)
-        taken = self.engine.state.liquidity_used.get((symbol, is_buy))
+        taken = self.ctx.state.liquidity_used.get((symbol, is_buy))
         if taken is not None and taken[0] == self.offered_ns(quote, now):
             used = taken[1]
         left = []
@@ -793,7 +727,7 @@ class Venue:
         """What is left of the touch's displayed size (times participation) on one side."""
         size = quote.ask_size if is_buy else quote.bid_size
         shown = (Decimal(size) * self.settings.participation).to_integral_value(ROUND_FLOOR)
-        used = self.engine.state.liquidity_used.get((symbol, is_buy))
+        used = self.ctx.state.liquidity_used.get((symbol, is_buy))
         if used is not None and used[0] == self.offered_ns(quote, now):
             shown -= used[1]
         return max(shown, Decimal(0))
@@ -801,16 +735,16 @@ class Venue:
     def _fill(
         self, order: Order, quantity: Decimal, price: Decimal, now: int, quote_ts: int | None = None
     ) -> None:
-        engine = self.engine
-        engine.emit(
+        ctx = self.ctx
+        ctx.emit(
             ev.OrderFilled(
                 ts_ns=now,
                 order_id=order.id,
-                execution_id=engine.ids.uuid7(now),
+                execution_id=ctx.ids.uuid7(now),
                 quantity=quantity,
                 price=price,
                 venue=order.venue,
-                settles_on=engine.settlement_date(now),
+                settles_on=ctx.settlement_date(now),
                 quote_ts_ns=quote_ts,
             )
         )
@@ -818,7 +752,7 @@ class Venue:
             self._remove(order)
 
     def _instrument(self, order: Order) -> Instrument:
-        instrument = self.engine.instruments.get(order.instrument_id)
+        instrument = self.ctx.instruments.get(order.instrument_id)
         assert instrument is not None, f"unknown instrument {order.instrument_id}"
         return instrument
 
