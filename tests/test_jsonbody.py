@@ -9,8 +9,9 @@ import msgspec
 import pytest
 
 from oems.api import jsonbody
+from oems.api.errors import Unprocessable
 from oems.api.jsonbody import decode_body, render_path
-from oems.domain.errors import InvalidRequest, Unprocessable
+from oems.domain.errors import InvalidRequest
 
 
 class _Order(msgspec.Struct, forbid_unknown_fields=True):

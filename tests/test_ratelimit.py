@@ -6,7 +6,9 @@ import uuid
 
 import pytest
 
-from oems.api.ratelimit import Rate, RateLimited, RateLimiter
+from oems.api.errors import RateLimited
+from oems.api.ratelimit import RateLimiter
+from oems.settings import Rate
 
 
 def test_a_burst_of_the_limit_then_429_until_a_token_comes_back() -> None:

@@ -11,17 +11,9 @@ from clearstreet import DEFAULT_MAX_RETRIES, ClearStreet, ConflictError
 from starlette.responses import Response
 from tests.conftest import API_KEY, ServerProcess
 
+from oems.api.errors import Forbidden, Unauthenticated, Unprocessable
 from oems.api.wire import error_response, json_response, retry_headers
-from oems.domain.errors import (
-    Conflict,
-    Forbidden,
-    InvalidRequest,
-    NotFound,
-    OemsError,
-    ServiceUnavailable,
-    Unauthenticated,
-    Unprocessable,
-)
+from oems.domain.errors import Conflict, InvalidRequest, NotFound, OemsError, ServiceUnavailable
 
 ORDER = {
     "symbol": "AAPL",

@@ -8,9 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oems.api import metrics
-from oems.api.activity import log_trading_events
-from oems.api.ratelimit import Rate
 from oems.domain.accounts import ApiKey, digest_secret, secret_matches
 from oems.domain.events import Event
 from oems.domain.state import TradingState
@@ -27,7 +24,10 @@ from oems.market.quotes import (
     make_source,
     replay_log_path,
 )
+from oems.settings import Rate
 from oems.store.journal import Journal
+from oems.telemetry import metrics
+from oems.telemetry.trading_log import log_trading_events
 
 log = logging.getLogger("oems")
 TICK_SECONDS = 0.25

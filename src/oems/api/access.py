@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from oems.api.errors import FORBIDDEN_MESSAGE, Forbidden
 from oems.api.params import path_int
 from oems.api.wire import Call
 from oems.domain.accounts import Account
-from oems.domain.errors import FORBIDDEN_MESSAGE, Forbidden
 
 
 def granted_account(call: Call) -> Account:

@@ -26,10 +26,11 @@ from oems.api import (
     positions,
 )
 from oems.api.activity import AccessLog
+from oems.api.errors import MethodNotAllowed
 from oems.api.limits import BodyLimit
 from oems.api.ratelimit import RateLimiter
 from oems.api.wire import error_response, internal_error_response, new_request_id
-from oems.domain.errors import MethodNotAllowed, NotFound, OemsError
+from oems.domain.errors import NotFound, OemsError
 from oems.runtime import Runtime
 
 log = logging.getLogger("oems.api")

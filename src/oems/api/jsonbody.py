@@ -14,7 +14,8 @@ from typing import TypeVar
 
 import msgspec
 
-from oems.domain.errors import InvalidRequest, Unprocessable
+from oems.api.errors import Unprocessable
+from oems.domain.errors import InvalidRequest
 
 T = TypeVar("T")
 Path = tuple[int | str, ...]

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from oems.api.errors import HeadersTooLarge, PayloadTooLarge, UriTooLong
 from oems.api.wire import error_response, new_request_id
 from oems.domain.errors import InvalidRequest, OemsError
 
@@ -33,24 +34,6 @@ HEADERS_LIMIT = 32 * 1024
 # After a refusal, how long the rest of the request is read and dropped before the connection
 # closes: closing on unread bytes resets it, and the client could lose the answer.
 LINGER_SECONDS = 2.0
-
-
-class PayloadTooLarge(OemsError):
-    """The request body is over its limit (413)."""
-
-    code = 413
-
-
-class UriTooLong(OemsError):
-    """The request URL is over its limit (414)."""
-
-    code = 414
-
-
-class HeadersTooLarge(OemsError):
-    """The request's header fields are over their limit (431)."""
-
-    code = 431
 
 
 def _headers_too_large() -> HeadersTooLarge:

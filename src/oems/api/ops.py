@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from oems.api import metrics
 from oems.api.wire import PUBLIC, Call, endpoint
 from oems.domain.errors import ServiceUnavailable
+from oems.telemetry import metrics
 
 
 @endpoint(PUBLIC, "/healthz")

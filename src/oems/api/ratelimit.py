@@ -9,42 +9,13 @@ retry logic lives in, and a frozen simulated clock would never refill a bucket.
 from __future__ import annotations
 
 import math
-import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from oems.domain.errors import OemsError
-
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m)\s*$")
-_PERIOD_SECONDS = {"s": 1, "m": 60}
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """`limit` requests per `period_s` seconds."""
-
-    limit: int
-    period_s: int
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """`10/s` or `600/m`; ValueError otherwise."""
-        match = _RATE.match(text.lower())
-        if match is None or int(match.group(1)) < 1:
-            raise ValueError(f"--rate-limit takes N/s or N/m with N >= 1, got `{text}`")
-        return cls(int(match.group(1)), _PERIOD_SECONDS[match.group(2)])
-
-
-class RateLimited(OemsError):
-    """429: the key spent its requests; `headers` say when to come back."""
-
-    code = 429
-
-    def __init__(self, message: str, headers: dict[str, str]) -> None:
-        super().__init__(message)
-        self.headers = headers
+from oems.api.errors import RateLimited
+from oems.settings import Rate
 
 
 @dataclass(slots=True)

@@ -19,9 +19,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oems.api import metrics
-from oems.api.ratelimit import RateLimited
-from oems.domain.errors import FORBIDDEN_MESSAGE, Forbidden, OemsError, Unauthenticated
+from oems.api.errors import FORBIDDEN_MESSAGE, Forbidden, RateLimited, Unauthenticated
+from oems.domain.errors import OemsError
+from oems.telemetry import metrics
 
 if TYPE_CHECKING:
     from oems.domain.accounts import ApiKey

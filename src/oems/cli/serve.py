@@ -24,7 +24,6 @@ import uvloop
 
 from oems.api.app import build_app
 from oems.api.limits import LimitedHttpToolsProtocol
-from oems.api.ratelimit import Rate
 from oems.cli.bootstrap import bootstrap, connectable_url, finish_credentials, needs_bootstrap
 from oems.cli.credentials import credentials_path
 from oems.cli.logs import configure_logging
@@ -33,6 +32,7 @@ from oems.cli.startup import EXIT_USAGE, StartupError, describe_path_error
 from oems.domain.timefmt import parse_iso
 from oems.engine.settings import MAX_DEPTH, VenueSettings
 from oems.runtime import Config, Runtime
+from oems.settings import Rate
 from oems.store.journal import JournalError
 from oems.store.lock import DatabaseLock
 

@@ -1,4 +1,7 @@
-"""Errors raised by the domain and the engine; the API renders each as the contract's error body."""
+"""Errors raised by the domain and the engine; the API renders each as the contract's error body.
+
+The errors only HTTP has (401, 403, 405, 413, 414, 422, 429, 431) are in `oems.api.errors`.
+"""
 
 from __future__ import annotations
 
@@ -22,28 +25,10 @@ class InvalidRequest(OemsError):
     code = 400
 
 
-class Unauthenticated(OemsError):
-    """No valid bearer credential (401)."""
-
-    code = 401
-
-
-class Forbidden(OemsError):
-    """The caller has no grant for the resource (403)."""
-
-    code = 403
-
-
 class NotFound(OemsError):
     """The entity does not exist (404)."""
 
     code = 404
-
-
-class MethodNotAllowed(OemsError):
-    """The route exists but not with this method (405)."""
-
-    code = 405
 
 
 class Conflict(OemsError):
@@ -52,17 +37,7 @@ class Conflict(OemsError):
     code = 409
 
 
-class Unprocessable(OemsError):
-    """The body is valid JSON of the wrong shape or types (422)."""
-
-    code = 422
-
-
 class ServiceUnavailable(OemsError):
     """A service the request depends on is unavailable (503)."""
 
     code = 503
-
-
-FORBIDDEN_MESSAGE = "The caller does not have permission to execute the specified operation"
-NOT_FOUND_MESSAGE = "Some requested entity was not found"
