@@ -16,6 +16,8 @@ from oems.domain.instruments import Instrument, OptionTerms, osi_symbol
 from oems.domain.state import PinnedQuote
 from oems.domain.timefmt import from_datetime, parse_iso
 from oems.market.calendar import EASTERN, TradingCalendar
+from oems.market.manual import ManualSource
+from oems.market.market_data import MarketData, make_source
 from oems.market.pricing import (
     RISK_FREE_RATE,
     greeks,
@@ -24,16 +26,9 @@ from oems.market.pricing import (
     theo_value,
     years_to_expiry,
 )
-from oems.market.quotes import (
-    DEFAULT_ANCHOR,
-    ManualSource,
-    MarketData,
-    Quote,
-    ReplaySource,
-    SyntheticSource,
-    make_source,
-    option_quote,
-)
+from oems.market.quotes import Quote, option_quote
+from oems.market.replay import ReplaySource
+from oems.market.synthetic import DEFAULT_ANCHOR, SyntheticSource
 
 CENT = Decimal("0.01")
 
@@ -264,7 +259,7 @@ def test_daily_bar_agrees_with_the_quotes_and_never_peeks_ahead(
 def test_market_data_previous_close_and_session_bar(
     source: SyntheticSource, calendar: TradingCalendar
 ) -> None:
-    market = MarketData(source, calendar, {})
+    market = MarketData(source, calendar)
     thursday_bar = market.daily_bar(ACME, et(THU, 10))
     wednesday_close = source.quote(ACME, et(WED, 16))
     assert thursday_bar is not None and wednesday_close is not None
@@ -401,7 +396,7 @@ def test_option_bar_has_open_interest(source: SyntheticSource) -> None:
 
 
 def test_market_data_greeks(source: SyntheticSource, calendar: TradingCalendar) -> None:
-    market = MarketData(source, calendar, {})
+    market = MarketData(source, calendar)
     now = et(WED, 11)
     result = market.greeks(ACME_CALL, ACME, now)
     assert result is not None
@@ -419,7 +414,7 @@ def test_pins_override_the_source_and_release(
     source: SyntheticSource, calendar: TradingCalendar
 ) -> None:
     pins: dict[str, PinnedQuote] = {}
-    market = MarketData(source, calendar, pins)
+    market = MarketData(source, calendar, lambda: pins)
     now = et(WED, 11)
     assert market.quote(ACME, now) == source.quote(ACME, now)
     pins["ACME"] = PinnedQuote(
@@ -447,7 +442,9 @@ def test_pins_override_the_source_and_release(
 
 def test_manual_source_has_only_pins(calendar: TradingCalendar) -> None:
     pins: dict[str, PinnedQuote] = {}
-    market = MarketData(make_source("manual", 0, calendar, resolve), calendar, pins, resolve)
+    market = MarketData(
+        make_source("manual", 0, calendar, resolve), calendar, lambda: pins, resolve
+    )
     now = et(WED, 11)
     assert market.quote(ACME, now) is None
     assert market.quote(ACME_CALL, now) is None
@@ -574,7 +571,7 @@ def test_make_source_parses_its_setting(tmp_path: Path, calendar: TradingCalenda
 
 
 def test_cached_equity_quotes_are_cheap(source: SyntheticSource, calendar: TradingCalendar) -> None:
-    market = MarketData(source, calendar, {})
+    market = MarketData(source, calendar)
     start = et(WED, 11)
     market.quote(ACME, start)
     count = 5000
@@ -591,7 +588,7 @@ def test_cached_equity_quotes_are_cheap(source: SyntheticSource, calendar: Tradi
 def test_reference_figures_from_the_synthetic_model(
     source: SyntheticSource, calendar: TradingCalendar
 ) -> None:
-    market = MarketData(source, calendar, {})
+    market = MarketData(source, calendar)
     now = et(THU, 11)
     figures = market.reference(ACME, now)
     yesterday = source.daily_bar(ACME, WED, et(WED, 16))
@@ -603,7 +600,7 @@ def test_reference_figures_from_the_synthetic_model(
     bar = source.daily_bar(ACME_CALL, THU, now)
     assert bar is not None and contract.previous_close == bar.previous_close
     assert contract.open_interest == bar.open_interest and contract.open_interest
-    assert MarketData(ManualSource(), calendar, {}).reference(ACME, now).adv is None
+    assert MarketData(ManualSource(), calendar).reference(ACME, now).adv is None
 
 
 def test_reference_figures_measured_from_replayed_days(
@@ -618,7 +615,7 @@ def test_reference_figures_measured_from_replayed_days(
         stamp = dt.datetime.combine(day, dt.time(15, 0), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         rows.append(f"{stamp},ACME,,,,,{last},{size}")
     path.write_text("\n".join(rows) + "\n")
-    market = MarketData(ReplaySource(path, resolve), calendar, {})
+    market = MarketData(ReplaySource(path, resolve), calendar)
     figures = market.reference(ACME, et(WED, 11))
     assert figures.previous_close == Decimal("11.00")  # Tuesday's last trade
     assert figures.adv == 400  # (300 + 500) / 2 days with trades

@@ -12,18 +12,17 @@ from tests.test_market_data import ACME, ACME_CALL, PENNY, WED, et, resolve
 from oems.domain.state import PinnedQuote
 from oems.domain.timefmt import format_ns
 from oems.market.calendar import TradingCalendar
-from oems.market.quotes import (
+from oems.market.market_data import MarketData
+from oems.market.replay import (
     REPLAY_COLUMNS,
-    MarketData,
     ReplayOverlay,
     ReplayRow,
     ReplayRowError,
     ReplaySource,
-    SyntheticSource,
-    append_replay_csv,
-    load_replay_log,
     parse_replay_row,
 )
+from oems.market.synthetic import SyntheticSource
+from oems.store import replay_log
 
 
 def row(
@@ -77,7 +76,7 @@ def test_overlay_sits_between_pins_and_the_source(
     source: SyntheticSource, calendar: TradingCalendar
 ) -> None:
     pins: dict[str, PinnedQuote] = {}
-    market = MarketData(source, calendar, pins)
+    market = MarketData(source, calendar, lambda: pins)
     start = et(WED, 10)
     market.replayed.merge(
         [
@@ -170,12 +169,12 @@ def test_the_log_round_trips_and_a_torn_line_is_cut(tmp_path: Path) -> None:
         row(t + 1, last="10.06", last_size="0"),
         row(t + 2, symbol=ACME_CALL.symbol, bid="2.10", ask="2.30"),
     ]
-    append_replay_csv(path, rows[:2])
-    append_replay_csv(path, rows[2:])
+    replay_log.append_rows(path, REPLAY_COLUMNS, [entry.fields() for entry in rows[:2]])
+    replay_log.append_rows(path, REPLAY_COLUMNS, [entry.fields() for entry in rows[2:]])
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(REPLAY_COLUMNS) and len(lines) == 4
     loaded = ReplayOverlay()
-    assert load_replay_log(path, loaded) == 3
+    assert replay_log.repair(path) and loaded.load_csv(path) == 3
     direct = ReplayOverlay()
     direct.merge(rows)
     for instrument in (ACME, ACME_CALL):
@@ -187,9 +186,11 @@ def test_the_log_round_trips_and_a_torn_line_is_cut(tmp_path: Path) -> None:
     with path.open("a") as handle:
         handle.write("2026-03-04T16:00:01Z,ACME,10.0")
     again = ReplayOverlay()
-    assert load_replay_log(path, again) == 3
+    assert replay_log.repair(path) and again.load_csv(path) == 3
     assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 4
-    assert load_replay_log(tmp_path / "absent.csv", ReplayOverlay()) == 0
+    assert not replay_log.repair(tmp_path / "absent.csv")
+    (tmp_path / "empty.csv").touch()
+    assert not replay_log.repair(tmp_path / "empty.csv")
 
 
 def test_a_batch_prepared_before_another_commit_is_stale() -> None:

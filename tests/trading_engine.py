@@ -19,7 +19,8 @@ from oems.engine.settings import VenueSettings
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
 from oems.market.instrument_master import InstrumentMaster, build_instrument_master
-from oems.market.quotes import ManualSource, MarketData
+from oems.market.manual import ManualSource
+from oems.market.market_data import MarketData
 from oems.store.journal import Journal
 
 CALENDAR = TradingCalendar()
@@ -48,7 +49,7 @@ def make_engine(
 
 def manual_market(state: TradingState, now_ns: int) -> tuple[InstrumentMaster, MarketData]:
     """The test instrument master, and market data with no source but pinned quotes."""
-    return MASTER, MarketData(ManualSource(), CALENDAR, state.pinned_quotes, MASTER.resolve)
+    return MASTER, MarketData(ManualSource(), CALENDAR, lambda: state.pinned_quotes, MASTER.resolve)
 
 
 def run(engine: Engine, body: Callable[[Engine], Awaitable[Any]]) -> Any:

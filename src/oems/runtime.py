@@ -17,14 +17,10 @@ from oems.engine.settings import VenueSettings
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import SIMULATED, Clock
 from oems.market.instrument_master import InstrumentMaster, build_instrument_master
-from oems.market.quotes import (
-    MarketData,
-    ReplayOverlay,
-    load_replay_log,
-    make_source,
-    replay_log_path,
-)
+from oems.market.market_data import MarketData, make_source
+from oems.market.replay import ReplayOverlay
 from oems.settings import Rate
+from oems.store import replay_log
 from oems.store.journal import Journal
 from oems.telemetry import metrics
 from oems.telemetry.trading_log import log_trading_events
@@ -61,7 +57,7 @@ class Runtime:
         self.replay_lock = asyncio.Lock()  # one replay load at a time: check, write, merge
         # Rows replayed through the admin surface live beside the database, not in the journal:
         # they are market data, an input of the engine like the source, not trading state.
-        self.replay_path = replay_log_path(config.db_path)
+        self.replay_path = replay_log.replay_log_path(config.db_path)
         self.engine = Engine.open(
             self.journal,
             self.clock,
@@ -86,11 +82,11 @@ class Runtime:
             self.config.market_data, self.config.seed, self.calendar, instruments.resolve
         )
         replayed = ReplayOverlay()
-        count = load_replay_log(self.replay_path, replayed)
+        count = replayed.load_csv(self.replay_path) if replay_log.repair(self.replay_path) else 0
         if count:
             log.info("loaded %d replayed market data rows from %s", count, self.replay_path)
         market = MarketData(
-            source, self.calendar, state.pinned_quotes, instruments.resolve, replayed
+            source, self.calendar, lambda: state.pinned_quotes, instruments.resolve, replayed
         )
         return instruments, market
 

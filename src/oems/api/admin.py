@@ -24,13 +24,8 @@ from oems.domain.scenarios import ScenarioRule, ScenarioTerms
 from oems.domain.timefmt import NS_PER_SECOND, format_ns, parse_iso
 from oems.engine import commands as cmd
 from oems.engine.sandbox import SANDBOX_ACCOUNTS
-from oems.market.quotes import (
-    ReplayRow,
-    ReplayRowError,
-    append_replay_csv,
-    parse_replay_row,
-    rewrite_replay_csv,
-)
+from oems.market.replay import REPLAY_COLUMNS, ReplayRow, ReplayRowError, parse_replay_row
+from oems.store import replay_log
 
 KEY_PREFIX = "oems_"
 MAX_REPLAY_ROWS = 10_000  # per request; `oems replay` sends 1000
@@ -403,7 +398,12 @@ async def replay_market_data(call: Call) -> Any:
             raise InvalidRequest(
                 f"rows[{exc.index}].{exc.field}: {exc.message}; nothing was loaded"
             ) from None
-        await asyncio.to_thread(append_replay_csv, runtime.replay_path, rows)
+        await asyncio.to_thread(
+            replay_log.append_rows,
+            runtime.replay_path,
+            REPLAY_COLUMNS,
+            [row.fields() for row in rows],
+        )
         batch.commit()
     # Working orders meet the new quotes now, not at the next tick.
     await runtime.engine.execute(cmd.RunDue())
@@ -430,7 +430,10 @@ async def forget_replayed(call: Call) -> Any:
         replayed = runtime.market_data.replayed
         before = replayed.row_count
         await asyncio.to_thread(
-            rewrite_replay_csv, runtime.replay_path, replayed.rows_without(symbols)
+            replay_log.rewrite_rows,
+            runtime.replay_path,
+            REPLAY_COLUMNS,
+            [row.fields() for row in replayed.rows_without(symbols)],
         )
         gone = replayed.forget(symbols)
     await runtime.engine.execute(cmd.RunDue())

@@ -20,8 +20,9 @@ from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.instruments import Instrument
 from oems.domain.timefmt import format_ns
 from oems.market.instrument_master import InstrumentMaster
+from oems.market.market_data import MarketData
 from oems.market.pricing import Greeks
-from oems.market.quotes import DailyBar, MarketData, Quote
+from oems.market.quotes import DailyBar, Quote
 
 MAX_SUMMARY_IDS = 100
 INSTRUMENT_IDS = "instrument_ids"

@@ -388,7 +388,7 @@ def _credentials(db: Path) -> dict[str, Any]:
 def replay(client: httpx.Client, path: Path, chunk_rows: int) -> dict[str, Any]:
     """Check a market data CSV as the server's replay source reads it, then send it in chunks
     to `POST /admin/v1/market-data/replay` with a progress bar."""
-    from oems.market.quotes import ReplaySource  # numpy and pricing: only this command needs them
+    from oems.market.replay import ReplaySource  # numpy and pricing: only this command needs them
 
     if chunk_rows < 1:
         raise OperatorError("replay: --chunk-rows must be at least 1", USAGE_ERROR)
@@ -431,7 +431,7 @@ REPLAY_SIZES = ("bid_size", "ask_size", "last_size")
 def replay_rows(path: Path) -> Iterator[dict[str, Any]]:
     """The rows of a replay CSV as the endpoint takes them: the eight columns, prices as decimal
     strings, sizes as integers, empty fields as null."""
-    from oems.market.quotes import REPLAY_COLUMNS
+    from oems.market.replay import REPLAY_COLUMNS
 
     with path.open(newline="", encoding="utf-8") as handle:
         for record in csv.DictReader(handle):

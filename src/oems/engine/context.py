@@ -19,7 +19,8 @@ from oems.engine.valuation import Valuation
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import Clock
 from oems.market.instrument_master import InstrumentMaster
-from oems.market.quotes import MarketData, Quote
+from oems.market.market_data import MarketData
+from oems.market.quotes import Quote
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from oems.engine.writer import ClockReading, Writer
 from oems.market.calendar import TradingCalendar
 from oems.market.clock import Clock
 from oems.market.instrument_master import InstrumentMaster
-from oems.market.quotes import MarketData
+from oems.market.market_data import MarketData
 from oems.store.journal import Journal
 
 MarketBuilder = Callable[[TradingState, int], tuple[InstrumentMaster, MarketData]]

@@ -9,7 +9,8 @@ from oems.domain.balances import AccountValue, MarginRates, value_account
 from oems.domain.state import TradingState
 from oems.market.calendar import REGULAR, TradingCalendar
 from oems.market.instrument_master import InstrumentMaster
-from oems.market.quotes import MarketData, spot_price
+from oems.market.market_data import MarketData
+from oems.market.quotes import spot_price
 
 
 class Valuation:
