@@ -37,8 +37,9 @@ class SnapshotError(Exception):
 def format_version() -> str:
     """The version a stored snapshot must carry to be loaded: blob format and domain code digest."""
     digest = hashlib.sha256()
-    for source in sorted(Path(oems.domain.__file__).parent.glob("*.py")):
-        digest.update(source.name.encode())
+    package = Path(oems.domain.__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode())
         digest.update(source.read_bytes())
     return f"{FORMAT}:{digest.hexdigest()[:16]}"
 
