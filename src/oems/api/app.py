@@ -17,6 +17,7 @@ from oems.api import (
     accounts,
     admin,
     admin_openapi,
+    executions,
     instructions,
     instruments,
     market_data,
@@ -93,6 +94,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *meta.routes,
             *accounts.routes,
             *orders.routes,
+            *executions.routes,
             *instructions.routes,  # before positions: `/positions/instructions` is no instrument
             *positions.routes,
             *instruments.routes,

@@ -1,12 +1,11 @@
-"""Order endpoints: submit, list, get, replace, cancel, cancel all; and executions."""
+"""Order endpoints: submit, list, get, replace, cancel, cancel all (executions: `api.executions`)."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from collections.abc import Callable, Iterable
-from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import msgspec
 import orjson
@@ -14,18 +13,24 @@ from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body, value_error
-from oems.api.pagination import paginate, query_filters
+from oems.api.pagination import newest_first_page, query_filters
 from oems.api.params import Query
+from oems.api.rendering import render_order
 from oems.api.values import optional_decimal, wire_decimal
 from oems.api.wire import USER, Call, Reply, endpoint
-from oems.domain import orders as o
-from oems.domain.decimals import PRICE, QUANTITY, plain, price
+from oems.domain.decimals import PRICE, QUANTITY
 from oems.domain.errors import InvalidRequest, NotFound, OemsError
 from oems.domain.instruments import SECURITY_TYPES, Instrument
 from oems.domain.order_rules import order_error, validate_order, validate_strategy
-from oems.domain.orders import LegRequest, Order, OrderRequest, StrategyRequest
-from oems.domain.positions import Execution
-from oems.domain.timefmt import format_ns, parse_iso
+from oems.domain.orders import (
+    ORDER_TYPES,
+    SIDES,
+    LegRequest,
+    Order,
+    OrderRequest,
+    StrategyRequest,
+)
+from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 
 ORDER_STATUSES = (
@@ -46,8 +51,6 @@ ORDER_STATUSES = (
     "OTHER",
 )
 MAX_ORDERS_PER_REQUEST = 1000
-_MAX_UUID = (1 << 128) - 1
-T = TypeVar("T", Order, Execution)
 
 
 class NewOrderBody(msgspec.Struct):
@@ -153,95 +156,6 @@ _DECIMAL_FIELDS = {
     "trailing_offset": PRICE,
     "limit_offset": PRICE,
 }
-
-
-def render_order(order: Order) -> dict[str, Any]:
-    """The contract's `Order`: every field the document defines, null where it does not apply
-    (`details` an empty list), so strictly typed clients find each one."""
-    average = order.average_fill_price
-    out: dict[str, Any] = {
-        "account_id": order.account_id,
-        "average_fill_price": _price(average),
-        "created_at": format_ns(order.created_ns),
-        "filled_quantity": plain(order.filled_quantity),
-        "id": str(order.id),
-        "instrument_id": str(order.instrument_id),
-        "instrument_type": order.instrument_type,
-        "leaves_quantity": plain(order.leaves_quantity),
-        "limit_price": _price(order.limit_price),
-        "order_type": order.order_type,
-        "quantity": plain(order.quantity),
-        "side": order.side,
-        "status": order.status,
-        "stop_price": _price(order.stop_price),
-        "symbol": order.symbol,
-        "time_in_force": order.time_in_force,
-        "updated_at": format_ns(order.updated_ns),
-        "venue": order.venue,
-    }
-    out["client_order_id"] = order.client_order_id
-    if order.legs is not None:
-        out["instrument_id"] = None
-        out["instrument_type"] = None
-        out["symbol"] = None
-        out["legs"] = [
-            {
-                "instrument_id": str(leg.instrument_id),
-                "symbol": leg.symbol,
-                "instrument_type": leg.instrument_type,
-                "side": leg.side,
-                "ratio": str(leg.ratio),
-                "quantity": plain(order.quantity * leg.ratio),
-                "filled_quantity": plain(leg.filled_quantity),
-                "average_fill_price": _price(leg.average_price),
-                **({"id": leg.client_leg_id} if leg.client_leg_id else {}),
-                **({"position_effect": leg.position_effect} if leg.position_effect else {}),
-            }
-            for leg in order.legs
-        ]
-    rest = {
-        "details": list(order.details),
-        "expires_at": format_ns(order.expires_ns) if order.expires_ns is not None else None,
-        "extended_hours": order.extended_hours,
-        "limit_offset": _price(order.limit_offset),
-        "queue_state": order.queue_state,
-        "releases_at": format_ns(order.releases_ns) if order.releases_ns is not None else None,
-        "trailing_offset": _price(order.trailing_offset),
-        "trailing_offset_type": order.trailing_offset_type,
-        "trailing_stop_px": _price(order.trailing_stop_px),
-        "trailing_limit_px": _price(order.trailing_limit_px),
-        "trailing_watermark_px": _price(order.trailing_watermark_px),
-        "trailing_watermark_ts": format_ns(order.trailing_watermark_ns)
-        if order.trailing_watermark_ns is not None
-        else None,
-        "underlying_instrument_id": str(order.underlying_instrument_id)
-        if order.underlying_instrument_id is not None
-        else None,
-    }
-    out.update(rest)
-    return out
-
-
-def _price(value: Decimal | None) -> str | None:
-    return price(value) if value is not None else None
-
-
-def render_execution(execution: Execution) -> dict[str, Any]:
-    """The contract's `Execution`."""
-    return {
-        "id": str(execution.id),
-        "instrument_id": str(execution.instrument_id),
-        "order_id": str(execution.order_id),
-        "price": price(execution.price),
-        "quantity": plain(execution.quantity),
-        "side": execution.side,
-        "symbol": execution.symbol,
-        "transaction_time": format_ns(execution.ts_ns),
-        "underlying_instrument_id": str(execution.underlying_instrument_id)
-        if execution.underlying_instrument_id is not None
-        else None,
-        "venue": execution.venue,
-    }
 
 
 # ---- submit ---------------------------------------------------------------------------------
@@ -452,35 +366,18 @@ def find_order(call: Call, account_id: int, reference: str, open_only: bool = Fa
     return order
 
 
-def resolve_instrument_ids(call: Call, query: Query, name: str) -> set[uuid.UUID] | None:
-    """The instruments a comma-separated query parameter names (UUID, ticker or OSI); 400 for
-    an unknown one, None when the parameter is absent."""
-    values = query.csv(name)
-    if not values:
-        return None
-    found = set()
-    for value in values:
-        instrument = call.runtime.instruments.resolve(value)
-        if instrument is None:
-            raise InvalidRequest(
-                f"Failed to deserialize query string: {name}: unknown instrument `{value}`"
-            )
-        found.add(instrument.id)
-    return found
-
-
 def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order], bool]:
     """The predicate the list and cancel-all filters describe."""
     statuses = set(query.choices("status", ORDER_STATUSES)) or None
     symbol = query.string("symbol")
-    instrument_ids = resolve_instrument_ids(call, query, "instrument_ids")
-    underliers = resolve_instrument_ids(call, query, "underlying_instrument_ids")
+    instrument_ids = query.instrument_ids("instrument_ids", call.runtime.instruments.resolve)
+    underliers = query.instrument_ids("underlying_instrument_ids", call.runtime.instruments.resolve)
     instrument_type = query.choice("instrument_type", SECURITY_TYPES)
     refs = set(query.csv("order_ids")) or None
     start = query.instant("from")
     end = query.instant("to")
-    side = query.choice("side", (*o.SIDES, "OTHER"))
-    order_type = query.choice("type", (*o.ORDER_TYPES, "OTHER"))
+    side = query.choice("side", (*SIDES, "OTHER"))
+    order_type = query.choice("type", (*ORDER_TYPES, "OTHER"))
 
     def matches(order: Order) -> bool:
         return (
@@ -499,32 +396,6 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
     return matches
 
 
-def _newest_first(item_id: uuid.UUID) -> str:
-    """A page key that sorts newest first: ids are issued in strictly increasing order."""
-    return f"{_MAX_UUID - item_id.int:032x}"
-
-
-def _newest_first_page(
-    call: Call,
-    query: Query,
-    listing: str,
-    account_id: int,
-    items: list[T],
-    matches: Callable[[T], bool],
-    render: Callable[[T], dict[str, Any]],
-) -> Reply:
-    """One page of `items` (kept oldest first, each with a time-ordered `id`) newest first."""
-    chosen = [item for item in reversed(items) if matches(item)]
-    page, meta = paginate(
-        chosen,
-        lambda item: _newest_first(item.id),
-        query.integer("page_size", None, 1, 1000),
-        query.string("page_token"),
-        query_filters(listing, account_id, call.query),
-    )
-    return Reply([render(item) for item in page], meta)
-
-
 @endpoint(USER, "/v1/accounts/{account_id}/orders")
 async def get_orders(call: Call) -> Any:
     """The account's orders, newest first, filtered and paged."""
@@ -532,7 +403,9 @@ async def get_orders(call: Call) -> Any:
     query = Query(call.query)
     matches = _order_filter(call, query, account.id)
     orders = call.runtime.state.orders_by_account.get(account.id, [])
-    return _newest_first_page(call, query, "orders", account.id, orders, matches, render_order)
+    filters = query_filters("orders", account.id, call.query)
+    page, meta = newest_first_page(orders, matches, query, filters)
+    return Reply([render_order(order) for order in page], meta)
 
 
 @endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
@@ -540,36 +413,6 @@ async def get_order(call: Call) -> Any:
     """One order by id, or by client order id while it is open."""
     account = granted_account(call)
     return render_order(find_order(call, account.id, call.path_param("order_id")))
-
-
-@endpoint(USER, "/v1/accounts/{account_id}/executions")
-async def get_executions(call: Call) -> Any:
-    """The account's executions, newest first, one per fill."""
-    account = granted_account(call)
-    query = Query(call.query)
-    instrument_ids = resolve_instrument_ids(call, query, "instrument_ids")
-    underliers = resolve_instrument_ids(call, query, "underlying_instrument_ids")
-    refs = set(query.csv("order_ids")) or None
-    start = query.instant("from")
-    end = query.instant("to")
-    orders = call.runtime.state.orders
-
-    def matches(e: Execution) -> bool:
-        if refs is not None and str(e.order_id) not in refs:
-            client_id = orders[e.order_id].client_order_id
-            if client_id not in refs:
-                return False
-        return (
-            (instrument_ids is None or e.instrument_id in instrument_ids)
-            and (underliers is None or e.underlying_instrument_id in underliers)
-            and (start is None or e.ts_ns >= start)
-            and (end is None or e.ts_ns <= end)
-        )
-
-    executions = call.runtime.state.executions.get(account.id, [])
-    return _newest_first_page(
-        call, query, "executions", account.id, executions, matches, render_execution
-    )
 
 
 # ---- change ---------------------------------------------------------------------------------
@@ -616,7 +459,8 @@ async def cancel_all_orders(call: Call) -> Any:
     """Cancel every open order the filters match; 404 when none does."""
     account = granted_account(call)
     matches = _order_filter(call, Query(call.query), account.id)
-    ids = _ids(o for o in call.runtime.state.open_orders.get(account.id, {}).values() if matches(o))
+    open_orders = call.runtime.state.open_orders.get(account.id, {}).values()
+    ids = _ids(order for order in open_orders if matches(order))
     if not ids:
         raise NotFound("No orders match the specified filters")
     canceled = await call.runtime.engine.execute(cmd.CancelOrders(account.id, ids))
@@ -636,5 +480,4 @@ routes = [
     Route("/v1/accounts/{account_id}/orders/{order_id}", get_order, methods=["GET"]),
     Route("/v1/accounts/{account_id}/orders/{order_id}", replace_order, methods=["PATCH"]),
     Route("/v1/accounts/{account_id}/orders/{order_id}", cancel_order, methods=["DELETE"]),
-    Route("/v1/accounts/{account_id}/executions", get_executions, methods=["GET"]),
 ]

@@ -12,18 +12,31 @@ import bisect
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 
 from oems.domain.errors import InvalidRequest
 
+if TYPE_CHECKING:
+    from oems.api.params import Query
+
 T = TypeVar("T")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+Listed = TypeVar("Listed", bound=_Identified)
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 _SECRET = secrets.token_bytes(32)
 _SIG_BYTES = 12
+_MAX_UUID = (1 << 128) - 1
 INVALID_TOKEN = "Failed to deserialize query string: page_token: invalid or expired page token"
 
 
@@ -106,3 +119,18 @@ def paginate(
             {"k": keys[start], "d": "prev", "n": max(1, number - 1), "s": size, "f": filters}
         )
     return page, meta
+
+
+def newest_first_page(
+    items: Sequence[Listed], matches: Callable[[Listed], bool], query: Query, filters: str
+) -> tuple[list[Listed], dict[str, Any]]:
+    """One page of the `items` that `matches` keeps, newest first, and its metadata: `items` are
+    kept oldest first and their `id`s are UUIDv7s, issued in strictly increasing order."""
+    chosen = [item for item in reversed(items) if matches(item)]
+    return paginate(
+        chosen,
+        lambda item: f"{_MAX_UUID - item.id.int:032x}",
+        query.integer("page_size", None, 1, 1000),
+        query.string("page_token"),
+        filters,
+    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from oems.domain.errors import InvalidRequest
+from oems.domain.instruments import Instrument
 from oems.domain.timefmt import parse_iso
 
 QUERY_PREFIX = "Failed to deserialize query string: "
@@ -146,6 +148,19 @@ class Query:
                 raise _query_error(name, f"empty item in `{value}`; {_LEAVE_OUT}")
             items.extend(parts)
         return items
+
+    def instrument_ids(
+        self, name: str, resolve: Callable[[str], Instrument | None]
+    ) -> set[uuid.UUID] | None:
+        """The instruments a comma-separated parameter names (UUID, ticker or OSI symbol, found
+        by `resolve`); 400 for an unknown one, None when the parameter is absent."""
+        found = set()
+        for value in self.csv(name):
+            instrument = resolve(value)
+            if instrument is None:
+                raise _query_error(name, f"unknown instrument `{value}`")
+            found.add(instrument.id)
+        return found or None
 
     def _present(self, name: str) -> str | None:
         """The parameter's value; None when absent, a 400 when given empty."""

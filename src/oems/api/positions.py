@@ -11,9 +11,9 @@ from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body
-from oems.api.orders import render_order, resolve_instrument_ids
 from oems.api.pagination import paginate, query_filters
 from oems.api.params import Query
+from oems.api.rendering import render_order
 from oems.api.wire import USER, Call, Reply, endpoint
 from oems.domain.balances import value_position
 from oems.domain.decimals import fixed, money, plain, price
@@ -76,14 +76,14 @@ def _percent(pnl: Decimal, baseline: Decimal) -> str | None:
 
 
 _SORTERS = {
-    "SYMBOL": lambda r: r["symbol"],
-    "INSTRUMENT_TYPE": lambda r: r["instrument_type"],
-    "QUANTITY": lambda r: Decimal(r["quantity"]),
-    "MARKET_VALUE": lambda r: Decimal(r["market_value"]),
-    "POSITION_TYPE": lambda r: r["position_type"],
-    "UNREALIZED_PNL": lambda r: Decimal(r["unrealized_pnl"]),
-    "DAILY_UNREALIZED_PNL": lambda r: Decimal(r["daily_unrealized_pnl"]),
-    "DAILY_REALIZED_PNL": lambda r: Decimal(r["daily_realized_pnl"]),
+    "SYMBOL": lambda row: row["symbol"],
+    "INSTRUMENT_TYPE": lambda row: row["instrument_type"],
+    "QUANTITY": lambda row: Decimal(row["quantity"]),
+    "MARKET_VALUE": lambda row: Decimal(row["market_value"]),
+    "POSITION_TYPE": lambda row: row["position_type"],
+    "UNREALIZED_PNL": lambda row: Decimal(row["unrealized_pnl"]),
+    "DAILY_UNREALIZED_PNL": lambda row: Decimal(row["daily_unrealized_pnl"]),
+    "DAILY_REALIZED_PNL": lambda row: Decimal(row["daily_realized_pnl"]),
 }
 
 
@@ -92,17 +92,17 @@ async def get_positions(call: Call) -> Any:
     """Open positions, valued now; sorted by `sort_by` (symbol by default) and paged."""
     account = granted_account(call)
     query = Query(call.query)
-    wanted = resolve_instrument_ids(call, query, "instrument_ids")
+    wanted = query.instrument_ids("instrument_ids", call.runtime.instruments.resolve)
     sort_by = query.choice("sort_by", SORT_KEYS) or "SYMBOL"
     descending = query.choice("sort_direction", ("ASC", "DESC")) == "DESC"
     engine = call.runtime.engine
     now = engine.now_ns()
     rows = [
-        render_position(p, engine.mark_price(p.instrument_id, now))
-        for p in call.runtime.state.positions.get(account.id, {}).values()
-        if p.quantity and (wanted is None or p.instrument_id in wanted)
+        render_position(position, engine.mark_price(position.instrument_id, now))
+        for position in call.runtime.state.positions.get(account.id, {}).values()
+        if position.quantity and (wanted is None or position.instrument_id in wanted)
     ]
-    rows.sort(key=lambda r: r["symbol"])  # ties keep symbol order
+    rows.sort(key=lambda row: row["symbol"])  # ties keep symbol order
     rows.sort(key=_SORTERS[sort_by], reverse=descending)
     ranked = list(enumerate(rows))
     page, meta = paginate(
