@@ -6,20 +6,21 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body
 from oems.api.pagination import fingerprint, paginate
 from oems.api.params import Query
 from oems.api.values import optional_decimal
-from oems.api.wire import USER, Call, Reply, endpoint
+from oems.api.wire import USER, Call, Reply, Routes
 from oems.domain.accounts import Account, DaySegment
 from oems.domain.balances import AccountValue
 from oems.domain.daytrading import day_trade_buying_power
 from oems.domain.decimals import NOTIONAL, money
 from oems.domain.errors import InvalidRequest
 from oems.engine import commands as cmd
+
+routes = Routes()
 
 
 def render_account(account: Account, details: bool = False) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def render_account(account: Account, details: bool = False) -> dict[str, Any]:
     return out
 
 
-@endpoint(USER, "/v1/accounts")
+@routes.get(USER, "/v1/accounts")
 async def get_accounts(call: Call) -> Any:
     """Accounts the caller may reach, filtered by id prefix and name substring, paged by id."""
     query = Query(call.query)
@@ -83,7 +84,7 @@ async def get_accounts(call: Call) -> Any:
     return Reply([render_account(a) for a in page], meta)
 
 
-@endpoint(USER, "/v1/accounts/{account_id}")
+@routes.get(USER, "/v1/accounts/{account_id}")
 async def get_account(call: Call) -> Any:
     """One account with the account holder's details."""
     return render_account(granted_account(call), details=True)
@@ -103,7 +104,7 @@ def render_settings(account: Account) -> dict[str, Any]:
     return {"risk": {"max_notional": money(limit) if limit is not None else None}}
 
 
-@endpoint(USER, "/v1/accounts/{account_id}")
+@routes.patch(USER, "/v1/accounts/{account_id}")
 async def patch_account(call: Call) -> Any:
     """Update the account's risk settings (`risk.max_notional`; null clears the limit)."""
     account = granted_account(call)
@@ -211,7 +212,7 @@ def render_balances(
     return out
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/balances")
+@routes.get(USER, "/v1/accounts/{account_id}/balances")
 async def get_balances(call: Call) -> Any:
     """Cash, equity, buying power and margin figures for the account."""
     account = granted_account(call)
@@ -220,7 +221,7 @@ async def get_balances(call: Call) -> Any:
     return render_balances(account, engine.account_value(account.id, engine.now_ns()), limit)
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/portfolio-history")
+@routes.get(USER, "/v1/accounts/{account_id}/portfolio-history")
 async def get_portfolio_history(call: Call) -> Any:
     """One segment per trading day between `start_date` and `end_date` (default today, US/Eastern)."""
     account = granted_account(call)
@@ -263,12 +264,3 @@ def _segment(segment: DaySegment) -> dict[str, Any]:
         "bought_notional": money(segment.bought_notional),
         "sold_notional": money(segment.sold_notional),
     }
-
-
-routes = [
-    Route("/v1/accounts", get_accounts, methods=["GET"]),
-    Route("/v1/accounts/{account_id}", get_account, methods=["GET"]),
-    Route("/v1/accounts/{account_id}", patch_account, methods=["PATCH"]),
-    Route("/v1/accounts/{account_id}/balances", get_balances, methods=["GET"]),
-    Route("/v1/accounts/{account_id}/portfolio-history", get_portfolio_history, methods=["GET"]),
-]

@@ -10,13 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from starlette.routing import Route
 
 from oems.api.accounts import render_account
 from oems.api.jsonbody import decode_body, value_error
 from oems.api.params import path_int
 from oems.api.values import optional_decimal, wire_decimal, wire_text
-from oems.api.wire import ADMIN, Call, Reply, endpoint
+from oems.api.wire import ADMIN, Call, Reply, Routes
 from oems.domain.accounts import ApiKey, digest_secret
 from oems.domain.decimals import CASH, PRICE, QUANTITY, money, plain
 from oems.domain.errors import InvalidRequest, NotFound
@@ -26,6 +25,8 @@ from oems.engine import commands as cmd
 from oems.engine.sandbox import SANDBOX_ACCOUNTS
 from oems.market.replay import REPLAY_COLUMNS, ReplayRow, ReplayRowError, parse_replay_row
 from oems.store import replay_log
+
+routes = Routes()
 
 KEY_PREFIX = "oems_"
 MAX_REPLAY_ROWS = 10_000  # per request; `oems replay` sends 1000
@@ -79,7 +80,7 @@ def _next_session(calendar: Any, now: int) -> dict[str, Any]:
     return {"next_session": None, "next_session_starts_at": None, "next_session_ends_at": None}
 
 
-@endpoint(ADMIN, "/admin/v1/clock")
+@routes.get(ADMIN, "/admin/v1/clock")
 async def get_clock(call: Call) -> Any:
     """The clock's mode, instant, speed and current session."""
     return render_clock(call)
@@ -91,7 +92,7 @@ class _ClockBody(msgspec.Struct, forbid_unknown_fields=True):
     speed: float = 1.0
 
 
-@endpoint(ADMIN, "/admin/v1/clock")
+@routes.post(ADMIN, "/admin/v1/clock")
 async def set_clock(call: Call) -> Any:
     """Switch the clock (`wall` or `simulated` at `now`, running at `speed`; 0 freezes it)."""
     body = decode_body(await call.body(), _ClockBody)
@@ -105,7 +106,7 @@ class _AdvanceBody(msgspec.Struct, forbid_unknown_fields=True):
     to: str | None = None
 
 
-@endpoint(ADMIN, "/admin/v1/clock/advance")
+@routes.post(ADMIN, "/admin/v1/clock/advance")
 async def advance_clock(call: Call) -> Any:
     """Move the simulated clock forward by `seconds` or `to` an instant, running what falls due."""
     body = decode_body(await call.body(), _AdvanceBody)
@@ -136,7 +137,7 @@ class _QuoteBody(msgspec.Struct, forbid_unknown_fields=True):
     last: str | None = None
 
 
-@endpoint(ADMIN, "/admin/v1/quotes/{symbol}")
+@routes.put(ADMIN, "/admin/v1/quotes/{symbol}")
 async def pin_quote(call: Call) -> Any:
     """Pin a quote on an instrument (ticker, OSI or id) until it is released."""
     instrument = call.runtime.instruments.resolve(call.path_param("symbol"))
@@ -165,7 +166,7 @@ async def pin_quote(call: Call) -> Any:
     }
 
 
-@endpoint(ADMIN, "/admin/v1/quotes/{symbol}")
+@routes.delete(ADMIN, "/admin/v1/quotes/{symbol}")
 async def release_quote(call: Call) -> Any:
     """Release a pinned quote: the symbol follows the market data source again."""
     instrument = call.runtime.instruments.resolve(call.path_param("symbol"))
@@ -184,7 +185,7 @@ class _AccountBody(msgspec.Struct, forbid_unknown_fields=True):
     short_name: str | None = None
 
 
-@endpoint(ADMIN, "/admin/v1/accounts")
+@routes.post(ADMIN, "/admin/v1/accounts")
 async def create_account(call: Call) -> Any:
     """Open an account for `owner` (a user name, created if new) with starting cash."""
     raw = await call.body()
@@ -200,7 +201,7 @@ async def create_account(call: Call) -> Any:
     )
 
 
-@endpoint(ADMIN, "/admin/v1/accounts")
+@routes.get(ADMIN, "/admin/v1/accounts")
 async def list_accounts(call: Call) -> Any:
     """Every account with its owner's user name, status, options level and cash, in id order."""
     return _render_accounts(call)
@@ -228,7 +229,7 @@ class _CashBody(msgspec.Struct, forbid_unknown_fields=True):
     memo: str = ""
 
 
-@endpoint(ADMIN, "/admin/v1/accounts/{account_id}/cash")
+@routes.post(ADMIN, "/admin/v1/accounts/{account_id}/cash")
 async def move_cash(call: Call) -> Any:
     """Deposit (positive) or withdraw (negative) cash; a withdrawal never takes cash below zero."""
     account_id = path_int(call.path_param("account_id"), "account_id")
@@ -249,7 +250,7 @@ class _StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     status: str
 
 
-@endpoint(ADMIN, "/admin/v1/accounts/{account_id}/status")
+@routes.post(ADMIN, "/admin/v1/accounts/{account_id}/status")
 async def set_account_status(call: Call) -> Any:
     """Set an account ACTIVE, INACTIVE (no new orders) or CLOSED (flat accounts only, for good)."""
     account_id = path_int(call.path_param("account_id"), "account_id")
@@ -281,7 +282,7 @@ def render_key(key: ApiKey, user: str) -> dict[str, Any]:
     }
 
 
-@endpoint(ADMIN, "/admin/v1/api-keys")
+@routes.post(ADMIN, "/admin/v1/api-keys")
 async def create_api_key(call: Call) -> Any:
     """Issue a key for `user` granting `account_ids` (default: all the user's accounts); secret shown once."""
     body = decode_body(await call.body(), _KeyBody)
@@ -295,7 +296,7 @@ async def create_api_key(call: Call) -> Any:
     return Reply({**render_key(key, body.user), "api_key": secret}, status=201)
 
 
-@endpoint(ADMIN, "/admin/v1/api-keys")
+@routes.get(ADMIN, "/admin/v1/api-keys")
 async def list_api_keys(call: Call) -> Any:
     """Every API key in creation order: id, user, accounts, created, expires, revoked (no secret)."""
     state = call.runtime.state
@@ -305,7 +306,7 @@ async def list_api_keys(call: Call) -> Any:
     ]
 
 
-@endpoint(ADMIN, "/admin/v1/api-keys/{key_id}")
+@routes.delete(ADMIN, "/admin/v1/api-keys/{key_id}")
 async def revoke_api_key(call: Call) -> Any:
     """Revoke a key at once; later requests with it get 401."""
     raw = call.path_param("key_id")
@@ -377,7 +378,7 @@ def _replay_rows(raw: bytes, body: _ReplayBody, call: Call) -> list[ReplayRow]:
     return rows
 
 
-@endpoint(ADMIN, "/admin/v1/market-data/replay")
+@routes.post(ADMIN, "/admin/v1/market-data/replay")
 async def replay_market_data(call: Call) -> Any:
     """Check replay rows, keep them in `<db>.replay.csv` (fsynced), merge them into the quotes
     the server plays, then run the venue against them; a bad row loads nothing."""
@@ -410,7 +411,7 @@ async def replay_market_data(call: Call) -> Any:
     return {"rows": len(rows), "symbols": batch.symbols()}
 
 
-@endpoint(ADMIN, "/admin/v1/market-data/replay")
+@routes.delete(ADMIN, "/admin/v1/market-data/replay")
 async def forget_replayed(call: Call) -> Any:
     """Forget replayed rows durably: all, or those of `?symbols=A,B` (`<db>.replay.csv` is
     rewritten first); those symbols follow the configured source again."""
@@ -456,13 +457,13 @@ def _render_faults(faults: Any, call: Call) -> dict[str, Any]:
     }
 
 
-@endpoint(ADMIN, "/admin/v1/faults")
+@routes.get(ADMIN, "/admin/v1/faults")
 async def get_faults(call: Call) -> Any:
     """The venue's fault injection in force, and whether the clearing service is down."""
     return _render_faults(call.runtime.state.faults, call)
 
 
-@endpoint(ADMIN, "/admin/v1/faults")
+@routes.post(ADMIN, "/admin/v1/faults")
 async def set_faults(call: Call) -> Any:
     """Reject next orders, delay acknowledgements, take clearing down; fields not given are kept."""
     body = decode_body(await call.body(), _FaultsBody)
@@ -485,7 +486,7 @@ async def set_faults(call: Call) -> Any:
     return _render_faults(faults, call)
 
 
-@endpoint(ADMIN, "/admin/v1/faults")
+@routes.delete(ADMIN, "/admin/v1/faults")
 async def clear_faults(call: Call) -> Any:
     """Switch every injected fault off."""
     faults = await call.runtime.engine.execute(cmd.SetFaults(0, None, 0))
@@ -498,7 +499,7 @@ class _ResetBody(msgspec.Struct, forbid_unknown_fields=True):
     clock: _ClockBody | None = None
 
 
-@endpoint(ADMIN, "/admin/v1/reset")
+@routes.post(ADMIN, "/admin/v1/reset")
 async def reset_sandbox(call: Call) -> Any:
     """Back to a fresh sandbox in one journal batch: nothing traded, the bootstrap's accounts (or,
     with `keep_accounts`, every account at its opening cash); API keys stay; `clock` sets the clock."""
@@ -549,7 +550,7 @@ def render_scenario(rule: ScenarioRule) -> dict[str, Any]:
     }
 
 
-@endpoint(ADMIN, "/admin/v1/scenarios")
+@routes.post(ADMIN, "/admin/v1/scenarios")
 async def add_scenario(call: Call) -> Any:
     """Add a rule: orders matching every criterion given get the venue answer `action` says."""
     raw = await call.body()
@@ -584,48 +585,22 @@ async def add_scenario(call: Call) -> Any:
     return Reply(render_scenario(rule), status=201)
 
 
-@endpoint(ADMIN, "/admin/v1/scenarios")
+@routes.get(ADMIN, "/admin/v1/scenarios")
 async def list_scenarios(call: Call) -> Any:
     """The rules in force, oldest first (the oldest matching rule answers)."""
     return [render_scenario(rule) for rule in call.runtime.state.scenarios.values()]
 
 
-@endpoint(ADMIN, "/admin/v1/scenarios")
+@routes.delete(ADMIN, "/admin/v1/scenarios")
 async def clear_scenarios(call: Call) -> Any:
     """Remove every rule; answers the rules removed."""
     removed = await call.runtime.engine.execute(cmd.ClearScenarios())
     return [render_scenario(rule) for rule in removed]
 
 
-@endpoint(ADMIN, "/admin/v1/scenarios/{rule_id}")
+@routes.delete(ADMIN, "/admin/v1/scenarios/{rule_id}")
 async def remove_scenario(call: Call) -> Any:
     """Remove one rule."""
     rule_id = path_int(call.path_param("rule_id"), "rule_id")
     (removed,) = await call.runtime.engine.execute(cmd.ClearScenarios(rule_id))
     return render_scenario(removed)
-
-
-routes = [
-    Route("/admin/v1/reset", reset_sandbox, methods=["POST"]),
-    Route("/admin/v1/scenarios", list_scenarios, methods=["GET"]),
-    Route("/admin/v1/scenarios", add_scenario, methods=["POST"]),
-    Route("/admin/v1/scenarios", clear_scenarios, methods=["DELETE"]),
-    Route("/admin/v1/scenarios/{rule_id}", remove_scenario, methods=["DELETE"]),
-    Route("/admin/v1/faults", get_faults, methods=["GET"]),
-    Route("/admin/v1/faults", set_faults, methods=["POST"]),
-    Route("/admin/v1/faults", clear_faults, methods=["DELETE"]),
-    Route("/admin/v1/clock", get_clock, methods=["GET"]),
-    Route("/admin/v1/clock", set_clock, methods=["POST"]),
-    Route("/admin/v1/clock/advance", advance_clock, methods=["POST"]),
-    Route("/admin/v1/quotes/{symbol}", pin_quote, methods=["PUT"]),
-    Route("/admin/v1/quotes/{symbol}", release_quote, methods=["DELETE"]),
-    Route("/admin/v1/market-data/replay", replay_market_data, methods=["POST"]),
-    Route("/admin/v1/market-data/replay", forget_replayed, methods=["DELETE"]),
-    Route("/admin/v1/accounts", list_accounts, methods=["GET"]),
-    Route("/admin/v1/accounts", create_account, methods=["POST"]),
-    Route("/admin/v1/accounts/{account_id}/cash", move_cash, methods=["POST"]),
-    Route("/admin/v1/accounts/{account_id}/status", set_account_status, methods=["POST"]),
-    Route("/admin/v1/api-keys", list_api_keys, methods=["GET"]),
-    Route("/admin/v1/api-keys", create_api_key, methods=["POST"]),
-    Route("/admin/v1/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
-]

@@ -17,9 +17,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from oems.api import admin
+from oems.api.wire import Routes
 
 DOCUMENT_PATH = Path(__file__).with_name("admin-openapi.json")
 OPENAPI_ROUTE = "/admin/v1/openapi.json"
+routes = Routes()
 
 # The body each admin operation decodes (`decode_body(raw, ...)` in its handler).
 BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
@@ -48,6 +50,7 @@ QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ],
 }
 
+_METHOD_ORDER = ("GET", "PUT", "POST", "PATCH", "DELETE")
 _ENVELOPE = {
     "type": "object",
     "required": ["data", "error", "metadata"],
@@ -78,10 +81,15 @@ def build_document() -> dict[str, Any]:
     )
     schemas = {name.strip("_"): _renamed(schema) for name, schema in components.items()}
     paths: dict[str, dict[str, Any]] = {}
-    for route in [*admin.routes, *routes]:
-        assert isinstance(route, Route) and route.methods is not None
-        for method in sorted(route.methods - {"HEAD"}):
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, method)
+    operations = [
+        (route, method)
+        for route in [*admin.routes, *routes]
+        for method in (route.methods or set()) - {"HEAD"}
+    ]
+    # The document lists a path's methods in one fixed order, whatever order the handlers are in.
+    operations.sort(key=lambda operation: _METHOD_ORDER.index(operation[1]))
+    for route, method in operations:
+        paths.setdefault(route.path, {})[method.lower()] = _operation(route, method)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -146,12 +154,10 @@ def render_document() -> str:
     return json.dumps(build_document(), indent=2, ensure_ascii=False) + "\n"
 
 
+@routes.plain("GET", OPENAPI_ROUTE)
 async def get_openapi(request: Request) -> Response:
     """This OpenAPI document of the admin surface (no key needed: it holds no secret)."""
     return Response(DOCUMENT_PATH.read_bytes(), media_type="application/json")
-
-
-routes = [Route(OPENAPI_ROUTE, get_openapi, methods=["GET"])]
 
 
 if __name__ == "__main__":

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Route
-
 from oems.api.access import granted_account
 from oems.api.pagination import newest_first_page, query_filters
 from oems.api.params import Query
 from oems.api.rendering import render_execution
-from oems.api.wire import USER, Call, Reply, endpoint
+from oems.api.wire import USER, Call, Reply, Routes
 from oems.domain.positions import Execution
 
+routes = Routes()
 
-@endpoint(USER, "/v1/accounts/{account_id}/executions")
+
+@routes.get(USER, "/v1/accounts/{account_id}/executions")
 async def get_executions(call: Call) -> Any:
     """The account's executions, newest first, one per fill."""
     account = granted_account(call)
@@ -42,8 +42,3 @@ async def get_executions(call: Call) -> Any:
     filters = query_filters("executions", account.id, call.query)
     page, meta = newest_first_page(executions, matches, query, filters)
     return Reply([render_execution(execution) for execution in page], meta)
-
-
-routes = [
-    Route("/v1/accounts/{account_id}/executions", get_executions, methods=["GET"]),
-]

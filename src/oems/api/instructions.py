@@ -12,13 +12,12 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
-from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body
 from oems.api.params import Query
 from oems.api.values import MAX_ID_LENGTH, wire_decimal, wire_text
-from oems.api.wire import USER, Call, Reply, endpoint
+from oems.api.wire import USER, Call, Reply, Routes
 from oems.domain import instructions as pi
 from oems.domain.decimals import QUANTITY, plain
 from oems.domain.errors import InvalidRequest, NotFound
@@ -26,6 +25,8 @@ from oems.domain.instructions import InstructionRequest, PositionInstruction, Ro
 from oems.domain.instruments import normalize_osi
 from oems.domain.timefmt import format_ns
 from oems.engine import commands as cmd
+
+routes = Routes()
 
 MAX_INSTRUCTIONS_PER_REQUEST = 1000
 
@@ -88,7 +89,7 @@ def _row(call: Call, raw: bytes, index: int, body: InstructionBody) -> Instructi
     )
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/positions/instructions")
+@routes.post(USER, "/v1/accounts/{account_id}/positions/instructions")
 async def submit_instructions(call: Call) -> Any:
     """Submit instructions: 200 all SENT, 207 some ENGINE_REJECTED, 4xx/5xx by cause when all are."""
     account = granted_account(call)
@@ -136,7 +137,7 @@ def _filter(
     raise NotFound(f"Instrument {text} not found")
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/positions/instructions")
+@routes.get(USER, "/v1/accounts/{account_id}/positions/instructions")
 async def get_instructions(call: Call) -> Any:
     """The account's stored instructions, oldest first; optionally one contract or underlier."""
     account = granted_account(call)
@@ -152,7 +153,7 @@ async def get_instructions(call: Call) -> Any:
     return [render_instruction(i) for i in instructions if all(p(i) for p in predicates)]
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/positions/instructions/{instruction_id}")
+@routes.delete(USER, "/v1/accounts/{account_id}/positions/instructions/{instruction_id}")
 async def cancel_instruction(call: Call) -> Any:
     """Request a cancel: the instruction in CANCEL_REQUESTED (409 terminal, 404 unknown)."""
     account = granted_account(call)
@@ -160,16 +161,3 @@ async def cancel_instruction(call: Call) -> Any:
         cmd.CancelInstruction(account.id, call.path_param("instruction_id"))
     )
     return render_instruction(instruction)
-
-
-routes = [
-    Route("/v1/accounts/{account_id}/positions/instructions", get_instructions, methods=["GET"]),
-    Route(
-        "/v1/accounts/{account_id}/positions/instructions", submit_instructions, methods=["POST"]
-    ),
-    Route(
-        "/v1/accounts/{account_id}/positions/instructions/{instruction_id}",
-        cancel_instruction,
-        methods=["DELETE"],
-    ),
-]

@@ -12,11 +12,9 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from starlette.routing import Route
-
 from oems.api.pagination import fingerprint, paginate
 from oems.api.params import Query
-from oems.api.wire import USER, Call, Reply, endpoint
+from oems.api.wire import USER, Call, Reply, Routes
 from oems.domain.decimals import fixed, plain, price
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.instruments import SECURITY_TYPES, Instrument
@@ -24,6 +22,8 @@ from oems.domain.timefmt import format_ns
 from oems.market.calendar import REGULAR, TradingCalendar
 from oems.market.instrument_master import EQUITY, OPTION, InstrumentMaster
 from oems.market.quotes import Reference
+
+routes = Routes()
 
 ASSET_CLASSES = ("EQUITY", "OPTION", "WARRANT", "BOND", "FX", "OTHER")
 CONTRACT_TYPES = ("CALL", "PUT")
@@ -178,7 +178,7 @@ def _resolve_all(master: InstrumentMaster, texts: Iterable[str]) -> list[Instrum
     return found
 
 
-@endpoint(USER, "/v1/instruments")
+@routes.get(USER, "/v1/instruments")
 async def get_instruments(call: Call) -> Any:
     """Instruments, filtered by type, identifiers and reference flags, in master order."""
     query = Query(call.query)
@@ -220,7 +220,7 @@ def _asset_classes(query: Query) -> set[str]:
     return classes
 
 
-@endpoint(USER, "/v1/instruments/search")
+@routes.get(USER, "/v1/instruments/search")
 async def search_instruments(call: Call) -> Any:
     """Instruments matching `q` by symbol, OSI symbol or prefix, option phrase, or company name."""
     query = Query(call.query)
@@ -245,7 +245,7 @@ async def search_instruments(call: Call) -> Any:
     return Reply(_rendered(call, page), meta)
 
 
-@endpoint(USER, "/v1/instruments/options/contracts")
+@routes.get(USER, "/v1/instruments/options/contracts")
 async def get_option_contracts(call: Call) -> Any:
     """Listed contracts of one underlier, or the contracts named, filtered by expiry and type."""
     query = Query(call.query)
@@ -295,7 +295,7 @@ async def get_option_contracts(call: Call) -> Any:
     )
 
 
-@endpoint(USER, "/v1/instruments/{instrument_id}")
+@routes.get(USER, "/v1/instruments/{instrument_id}")
 async def get_instrument(call: Call) -> Any:
     """One instrument by UUID, ticker or OSI symbol; optionally with its option expiry dates."""
     query = Query(call.query)
@@ -309,11 +309,3 @@ async def get_instrument(call: Call) -> Any:
     if include_expiries:
         render_expiry_dates(master, inst, out)
     return out
-
-
-routes = [
-    Route("/v1/instruments", get_instruments, methods=["GET"]),
-    Route("/v1/instruments/search", search_instruments, methods=["GET"]),
-    Route("/v1/instruments/options/contracts", get_option_contracts, methods=["GET"]),
-    Route("/v1/instruments/{instrument_id}", get_instrument, methods=["GET"]),
-]

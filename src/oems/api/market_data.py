@@ -11,10 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from starlette.routing import Route
-
 from oems.api.params import Query
-from oems.api.wire import USER, Call, endpoint
+from oems.api.wire import USER, Call, Routes
 from oems.domain.decimals import fixed
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.instruments import Instrument
@@ -23,6 +21,8 @@ from oems.market.instrument_master import InstrumentMaster
 from oems.market.market_data import MarketData
 from oems.market.pricing import Greeks
 from oems.market.quotes import DailyBar, Quote
+
+routes = Routes()
 
 MAX_SUMMARY_IDS = 100
 INSTRUMENT_IDS = "instrument_ids"
@@ -130,7 +130,7 @@ def snapshot(
     return out
 
 
-@endpoint(USER, "/v1/market-data/snapshot")
+@routes.get(USER, "/v1/market-data/snapshot")
 async def get_snapshots(call: Call) -> Any:
     """Snapshots of the requested instruments, in request order (each instrument once)."""
     ids = _ids(Query(call.query))
@@ -182,7 +182,7 @@ def daily_summary(inst: Instrument, market: MarketData, now_ns: int) -> dict[str
     return out
 
 
-@endpoint(USER, "/v1/market-data/daily-summary")
+@routes.get(USER, "/v1/market-data/daily-summary")
 async def get_daily_summaries(call: Call) -> Any:
     """Daily OHLV per unique requested id, in first-seen order; unknown ids come back empty."""
     query = Query(call.query)
@@ -207,9 +207,3 @@ async def get_daily_summaries(call: Call) -> Any:
         else:
             rows.append(daily_summary(inst, market, now))
     return rows
-
-
-routes = [
-    Route("/v1/market-data/snapshot", get_snapshots, methods=["GET"]),
-    Route("/v1/market-data/daily-summary", get_daily_summaries, methods=["GET"]),
-]

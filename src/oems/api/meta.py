@@ -5,27 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from starlette.routing import Route
-
 from oems import API_VERSION
 from oems.api.params import Query
-from oems.api.wire import USER, Call, endpoint
+from oems.api.wire import USER, Call, Routes
 from oems.domain.errors import InvalidRequest
 from oems.domain.timefmt import format_ns, to_datetime
 from oems.market.calendar import EASTERN, REGULAR, SESSION_NAMES, MarketDay, TradingCalendar
+
+routes = Routes()
 
 MARKETS = {"us_equities": "US Equities", "us_options": "US Options"}
 # Listed equity options trade the regular session only.
 MARKET_SESSIONS = {"us_equities": SESSION_NAMES, "us_options": (REGULAR,)}
 
 
-@endpoint(USER, "/v1/version")
+@routes.get(USER, "/v1/version")
 async def get_version(call: Call) -> Any:
     """The API version this server implements."""
     return {"version": API_VERSION}
 
 
-@endpoint(USER, "/v1/clock")
+@routes.get(USER, "/v1/clock")
 async def get_clock(call: Call) -> Any:
     """The market clock's current instant in UTC."""
     return {"clock": format_ns(call.runtime.engine.now_ns())}
@@ -101,7 +101,7 @@ def market_hours(
     }
 
 
-@endpoint(USER, "/v1/calendars/market-hours")
+@routes.get(USER, "/v1/calendars/market-hours")
 async def get_market_hours(call: Call) -> Any:
     """Sessions and status for the requested date (default: today, US/Eastern), per market."""
     query = Query(call.query)
@@ -115,10 +115,3 @@ async def get_market_hours(call: Call) -> Any:
         ]
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-
-
-routes = [
-    Route("/v1/version", get_version, methods=["GET"]),
-    Route("/v1/clock", get_clock, methods=["GET"]),
-    Route("/v1/calendars/market-hours", get_market_hours, methods=["GET"]),
-]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from oems.api.wire import PUBLIC, Call, endpoint
+from oems.api.wire import PUBLIC, Call, Routes
 from oems.domain.errors import ServiceUnavailable
 from oems.telemetry import metrics
 
+routes = Routes()
 
-@endpoint(PUBLIC, "/healthz")
+
+@routes.get(PUBLIC, "/healthz")
 async def healthz(call: Call) -> dict[str, object]:
     """Liveness: the server answers and its journal takes writes (503 with the reason otherwise)."""
     failure = call.runtime.engine.journal_failure
@@ -21,12 +22,7 @@ async def healthz(call: Call) -> dict[str, object]:
     return {"status": "ok", "events": state.events_applied}
 
 
+@routes.plain("GET", "/metrics")
 async def prometheus(request: Request) -> Response:
     """Metrics in the Prometheus text exposition format."""
     return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
-
-
-routes = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/metrics", prometheus, methods=["GET"]),
-]

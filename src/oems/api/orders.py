@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import msgspec
 import orjson
-from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body, value_error
@@ -17,7 +16,7 @@ from oems.api.pagination import newest_first_page, query_filters
 from oems.api.params import Query
 from oems.api.rendering import render_order
 from oems.api.values import optional_decimal, wire_decimal
-from oems.api.wire import USER, Call, Reply, endpoint
+from oems.api.wire import USER, Call, Reply, Routes
 from oems.domain.decimals import PRICE, QUANTITY
 from oems.domain.errors import InvalidRequest, NotFound, OemsError
 from oems.domain.instruments import SECURITY_TYPES, Instrument
@@ -32,6 +31,8 @@ from oems.domain.orders import (
 )
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
+
+routes = Routes()
 
 ORDER_STATUSES = (
     "PENDING_NEW",
@@ -323,7 +324,7 @@ def _mixed_requests(call: Call, raw: bytes) -> list[OrderRequest | StrategyReque
     return requests
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/orders")
+@routes.post(USER, "/v1/accounts/{account_id}/orders")
 async def submit_orders(call: Call) -> Any:
     """Accept every order of the batch in PENDING_NEW, or none of them."""
     account = granted_account(call)
@@ -396,7 +397,7 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
     return matches
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/orders")
+@routes.get(USER, "/v1/accounts/{account_id}/orders")
 async def get_orders(call: Call) -> Any:
     """The account's orders, newest first, filtered and paged."""
     account = granted_account(call)
@@ -408,7 +409,7 @@ async def get_orders(call: Call) -> Any:
     return Reply([render_order(order) for order in page], meta)
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
+@routes.get(USER, "/v1/accounts/{account_id}/orders/{order_id}")
 async def get_order(call: Call) -> Any:
     """One order by id, or by client order id while it is open."""
     account = granted_account(call)
@@ -418,7 +419,7 @@ async def get_order(call: Call) -> Any:
 # ---- change ---------------------------------------------------------------------------------
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
+@routes.patch(USER, "/v1/accounts/{account_id}/orders/{order_id}")
 async def replace_order(call: Call) -> Any:
     """Replace price or quantity: the order answers PENDING_REPLACE, then carries the new terms."""
     account = granted_account(call)
@@ -441,7 +442,7 @@ async def replace_order(call: Call) -> Any:
     return render_order(replaced)
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/orders/{order_id}")
+@routes.delete(USER, "/v1/accounts/{account_id}/orders/{order_id}")
 async def cancel_order(call: Call) -> Any:
     """Cancel one open order: it answers PENDING_CANCEL, then becomes CANCELED."""
     account = granted_account(call)
@@ -454,7 +455,7 @@ async def cancel_order(call: Call) -> Any:
     return render_order(canceled[0])
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/orders")
+@routes.delete(USER, "/v1/accounts/{account_id}/orders")
 async def cancel_all_orders(call: Call) -> Any:
     """Cancel every open order the filters match; 404 when none does."""
     account = granted_account(call)
@@ -471,13 +472,3 @@ async def cancel_all_orders(call: Call) -> Any:
 
 def _ids(orders: Iterable[Order]) -> tuple[uuid.UUID, ...]:
     return tuple(sorted((order.id for order in orders), key=str))
-
-
-routes = [
-    Route("/v1/accounts/{account_id}/orders", submit_orders, methods=["POST"]),
-    Route("/v1/accounts/{account_id}/orders", get_orders, methods=["GET"]),
-    Route("/v1/accounts/{account_id}/orders", cancel_all_orders, methods=["DELETE"]),
-    Route("/v1/accounts/{account_id}/orders/{order_id}", get_order, methods=["GET"]),
-    Route("/v1/accounts/{account_id}/orders/{order_id}", replace_order, methods=["PATCH"]),
-    Route("/v1/accounts/{account_id}/orders/{order_id}", cancel_order, methods=["DELETE"]),
-]

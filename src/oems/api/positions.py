@@ -7,19 +7,20 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from starlette.routing import Route
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body
 from oems.api.pagination import paginate, query_filters
 from oems.api.params import Query
 from oems.api.rendering import render_order
-from oems.api.wire import USER, Call, Reply, endpoint
+from oems.api.wire import USER, Call, Reply, Routes
 from oems.domain.balances import value_position
 from oems.domain.decimals import fixed, money, plain, price
 from oems.domain.errors import NotFound
 from oems.domain.positions import Position
 from oems.engine import commands as cmd
+
+routes = Routes()
 
 SORT_KEYS = (
     "SYMBOL",
@@ -87,7 +88,7 @@ _SORTERS = {
 }
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/positions")
+@routes.get(USER, "/v1/accounts/{account_id}/positions")
 async def get_positions(call: Call) -> Any:
     """Open positions, valued now; sorted by `sort_by` (symbol by default) and paged."""
     account = granted_account(call)
@@ -127,13 +128,13 @@ async def _close(call: Call, instrument_id: uuid.UUID | None) -> Any:
     return [render_order(order) for order in orders]
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/positions")
+@routes.delete(USER, "/v1/accounts/{account_id}/positions")
 async def close_positions(call: Call) -> Any:
     """Close every position with one MARKET DAY order each (open orders canceled first on request)."""
     return await _close(call, None)
 
 
-@endpoint(USER, "/v1/accounts/{account_id}/positions/{instrument_id}")
+@routes.delete(USER, "/v1/accounts/{account_id}/positions/{instrument_id}")
 async def close_position(call: Call) -> Any:
     """Close the position in one instrument (UUID, ticker or OSI symbol)."""
     granted_account(call)
@@ -142,12 +143,3 @@ async def close_position(call: Call) -> Any:
     if instrument is None:
         raise NotFound(f"Instrument {reference} not found")
     return await _close(call, instrument.id)
-
-
-routes = [
-    Route("/v1/accounts/{account_id}/positions", get_positions, methods=["GET"]),
-    Route("/v1/accounts/{account_id}/positions", close_positions, methods=["DELETE"]),
-    Route(
-        "/v1/accounts/{account_id}/positions/{instrument_id}", close_position, methods=["DELETE"]
-    ),
-]

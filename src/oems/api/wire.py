@@ -1,4 +1,5 @@
-"""The envelope every response wears, and the `endpoint` decorator that applies it to a handler.
+"""The envelope every response wears, the `endpoint` decorator that applies it to a handler, and
+`Routes`, the table of a module's endpoints that each handler's decorator declares.
 
 A handler receives a `Call` (the request, its id, the runtime, and the authenticated key) and
 returns a `Reply` or plain data. Any `OemsError` it raises becomes the contract's error body with
@@ -11,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from oems.api.errors import FORBIDDEN_MESSAGE, Forbidden, RateLimited, Unauthenticated
 from oems.domain.errors import OemsError
@@ -135,14 +137,13 @@ def _authenticate(request: Request, runtime: Runtime) -> ApiKey:
 
 
 Handler = Callable[[Call], Awaitable[Any]]
+AsgiHandler = Callable[[Request], Awaitable[Response]]
 
 
-def endpoint(
-    access: str, route: str
-) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def endpoint(access: str, route: str) -> Callable[[Handler], AsgiHandler]:
     """Wrap a handler with request id, authentication (`user`, `admin`, `public`), envelope, metrics."""
 
-    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def wrap(handler: Handler) -> AsgiHandler:
         async def asgi_endpoint(request: Request) -> Response:
             started = time.perf_counter()
             request_id = new_request_id()
@@ -188,3 +189,50 @@ def endpoint(
         return asgi_endpoint
 
     return wrap
+
+
+class Routes:
+    """One module's routes, in the order its handlers declare them: `@routes.get(USER, path)`
+    wraps the handler with `endpoint` and adds the route, so a path is written once. Iterating
+    yields the Starlette routes; the application lists the modules in the order that matters."""
+
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self._routes)
+
+    def get(self, access: str, path: str) -> Callable[[Handler], AsgiHandler]:
+        """Declare a GET endpoint (see `endpoint` for `access`)."""
+        return self._declare("GET", access, path)
+
+    def post(self, access: str, path: str) -> Callable[[Handler], AsgiHandler]:
+        """Declare a POST endpoint."""
+        return self._declare("POST", access, path)
+
+    def put(self, access: str, path: str) -> Callable[[Handler], AsgiHandler]:
+        """Declare a PUT endpoint."""
+        return self._declare("PUT", access, path)
+
+    def patch(self, access: str, path: str) -> Callable[[Handler], AsgiHandler]:
+        """Declare a PATCH endpoint."""
+        return self._declare("PATCH", access, path)
+
+    def delete(self, access: str, path: str) -> Callable[[Handler], AsgiHandler]:
+        """Declare a DELETE endpoint."""
+        return self._declare("DELETE", access, path)
+
+    def plain(self, method: str, path: str) -> Callable[[AsgiHandler], AsgiHandler]:
+        """Declare a Starlette handler as it is: no envelope, no key (`/metrics`)."""
+
+        def register(handler: AsgiHandler) -> AsgiHandler:
+            self._routes.append(Route(path, handler, methods=[method]))
+            return handler
+
+        return register
+
+    def _declare(self, method: str, access: str, path: str) -> Callable[[Handler], AsgiHandler]:
+        def register(handler: Handler) -> AsgiHandler:
+            return self.plain(method, path)(endpoint(access, path)(handler))
+
+        return register
