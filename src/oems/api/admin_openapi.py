@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from oems.api import admin
+from oems.api import admin, admin_market
 from oems.api.wire import Routes
 
 DOCUMENT_PATH = Path(__file__).with_name("admin-openapi.json")
@@ -29,8 +29,8 @@ BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/admin/v1/faults"): admin._FaultsBody,
     ("POST", "/admin/v1/clock"): admin._ClockBody,
     ("POST", "/admin/v1/clock/advance"): admin._AdvanceBody,
-    ("PUT", "/admin/v1/quotes/{symbol}"): admin._QuoteBody,
-    ("POST", "/admin/v1/market-data/replay"): admin._ReplayBody,
+    ("PUT", "/admin/v1/quotes/{symbol}"): admin_market._QuoteBody,
+    ("POST", "/admin/v1/market-data/replay"): admin_market._ReplayBody,
     ("POST", "/admin/v1/accounts"): admin._AccountBody,
     ("POST", "/admin/v1/accounts/{account_id}/cash"): admin._CashBody,
     ("POST", "/admin/v1/accounts/{account_id}/status"): admin._StatusBody,
@@ -83,7 +83,7 @@ def build_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     operations = [
         (route, method)
-        for route in [*admin.routes, *routes]
+        for route in [*admin.routes, *admin_market.routes, *routes]
         for method in (route.methods or set()) - {"HEAD"}
     ]
     # The document lists a path's methods in one fixed order, whatever order the handlers are in.

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from oems.api import (
     accounts,
     admin,
+    admin_market,
     admin_openapi,
     executions,
     instructions,
@@ -100,6 +101,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *instruments.routes,
             *market_data.routes,
             *admin.routes,
+            *admin_market.routes,
             *admin_openapi.routes,
             *ops.routes,
         ],
