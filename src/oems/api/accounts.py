@@ -70,9 +70,10 @@ async def get_accounts(call: Call) -> Any:
     state = call.runtime.state
     assert call.key is not None
     accounts = [
-        state.accounts[i]
-        for i in state.accessible_account_ids(call.key)
-        if str(i).startswith(prefix) and name in state.accounts[i].full_name.lower()
+        state.accounts[account_id]
+        for account_id in state.accessible_account_ids(call.key)
+        if str(account_id).startswith(prefix)
+        and name in state.accounts[account_id].full_name.lower()
     ]
     page, meta = paginate(
         accounts,
@@ -196,15 +197,15 @@ def render_balances(
             details["top_contributors"] = [
                 {
                     "day_trade_buying_power_usage": money(
-                        record.usage_by_underlying.get(c.underlying_instrument_id, zero)
+                        record.usage_by_underlying.get(contribution.underlying_instrument_id, zero)
                     ),
-                    "underlying_instrument_id": str(c.underlying_instrument_id),
-                    "initial_margin_requirement": money(c.initial_requirement),
-                    "maintenance_margin_requirement": money(c.maintenance_requirement),
-                    "market_value": money(c.market_value),
-                    "overnight_margin_requirement": money(c.initial_requirement),
+                    "underlying_instrument_id": str(contribution.underlying_instrument_id),
+                    "initial_margin_requirement": money(contribution.initial_requirement),
+                    "maintenance_margin_requirement": money(contribution.maintenance_requirement),
+                    "market_value": money(contribution.market_value),
+                    "overnight_margin_requirement": money(contribution.initial_requirement),
                 }
-                for c in value.contributions[:top_contributors]
+                for contribution in value.contributions[:top_contributors]
             ]
         out["margin_details"] = details
     else:
@@ -232,7 +233,7 @@ async def get_portfolio_history(call: Call) -> Any:
     end = query.date("end_date") or runtime.calendar.market_date(runtime.engine.now_ns())
     if end < start:
         raise InvalidRequest("end_date must not be before start_date")
-    segments = [_segment(s) for s in account.history if start <= s.date <= end]
+    segments = [_segment(day) for day in account.history if start <= day.date <= end]
     sod = account.sod
     if sod is not None and sod.asof is not None and start <= sod.asof <= end:
         value = runtime.engine.account_value(account.id, runtime.engine.now_ns())
@@ -242,8 +243,8 @@ async def get_portfolio_history(call: Call) -> Any:
             sod_equity=sod.equity,
             eod_equity=value.equity,
             realized_pnl=value.daily_realized_pnl,
-            bought_notional=sum((p.bought_today for p in positions), Decimal(0)),
-            sold_notional=sum((p.sold_today for p in positions), Decimal(0)),
+            bought_notional=sum((position.bought_today for position in positions), Decimal(0)),
+            sold_notional=sum((position.sold_today for position in positions), Decimal(0)),
         )
         segments.append(_segment(today))
     return {"segments": segments}

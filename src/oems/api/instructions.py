@@ -126,14 +126,14 @@ def _filter(
     if instrument is not None:
         if underlier:
             target = instrument.option.underlying_id if instrument.option else instrument.id
-            return lambda i: i.underlying_instrument_id == target
-        return lambda i: i.instrument_id == instrument.id
+            return lambda instruction: instruction.underlying_instrument_id == target
+        return lambda instruction: instruction.instrument_id == instrument.id
     if not underlier:
         osi = normalize_osi(text)
         for instruction in stored:
             if str(instruction.instrument_id) == text.strip().lower() or instruction.symbol == osi:
                 known = instruction.instrument_id
-                return lambda i: i.instrument_id == known
+                return lambda instruction: instruction.instrument_id == known
     raise NotFound(f"Instrument {text} not found")
 
 
@@ -143,14 +143,18 @@ async def get_instructions(call: Call) -> Any:
     account = granted_account(call)
     instructions = list(call.runtime.state.instructions_by_account.get(account.id, []))
     predicates = [
-        p
-        for p in (
+        predicate
+        for predicate in (
             _filter(call, "instrument_id", False, instructions),
             _filter(call, "underlying_instrument_id", True, instructions),
         )
-        if p is not None
+        if predicate is not None
     ]
-    return [render_instruction(i) for i in instructions if all(p(i) for p in predicates)]
+    return [
+        render_instruction(instruction)
+        for instruction in instructions
+        if all(predicate(instruction) for predicate in predicates)
+    ]
 
 
 @routes.delete(USER, "/v1/accounts/{account_id}/positions/instructions/{instruction_id}")

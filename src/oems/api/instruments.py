@@ -264,7 +264,7 @@ async def get_option_contracts(call: Call) -> Any:
                 f"Failed to deserialize query string: contract_ids: at most {MAX_CONTRACT_IDS} "
                 f"values are allowed, got {len(contract_ids)}"
             )
-        contracts = [o for o in _resolve_all(master, contract_ids) if o.is_option]
+        contracts = [found for found in _resolve_all(master, contract_ids) if found.is_option]
     else:
         text = underlier or underlying_id
         base = master.by_symbol(text) if underlier else master.resolve(text)

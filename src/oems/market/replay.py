@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from oems.domain.decimals import PRICE, parse_decimal
 from oems.domain.instruments import Instrument, normalize_osi
@@ -163,6 +164,14 @@ def _carried_quote(
     return bid, ask
 
 
+class _DayRange(NamedTuple):
+    """A trading day's trades up to one of them: the high, the low and that trade's price."""
+
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+
 class _Series:
     """One symbol's replayed rows in time order: the quote in force after each, and running
     per-day trade aggregates (US/Eastern dates) for the daily bars.
@@ -196,7 +205,7 @@ class _Series:
         self.trade_ts: list[int] = []
         self.trade_day: list[dt.date] = []
         self.trade_open: list[Decimal] = []
-        self.trade_hilo: list[tuple[Decimal, Decimal, Decimal]] = []  # high, low, close
+        self.trade_hilo: list[_DayRange] = []
         self.trade_vol: list[int] = []
         # What the next row carries over:
         self.bid: Decimal | None = None
@@ -237,7 +246,7 @@ class _Series:
             self.trade_ts.append(ts)
             self.trade_day.append(date)
             self.trade_open.append(self.day_open)
-            self.trade_hilo.append((high, low, trade))
+            self.trade_hilo.append(_DayRange(high, low, trade))
             self.trade_vol.append(self.volume)
         self.ts.append(ts)
         self.quotes.append(
@@ -270,7 +279,7 @@ class _Series:
             return None
         first = bisect.bisect_left(self.trade_day, date)
         high, low, close = self.trade_hilo[j]
-        previous_close = self.trade_hilo[first - 1][2] if first > 0 else None
+        previous_close = self.trade_hilo[first - 1].close if first > 0 else None
         return DailyBar(
             trade_date=date,
             open=self.trade_open[j],
@@ -405,7 +414,7 @@ class ReplayOverlay:
         for i, row in enumerate(rows):
             by_symbol.setdefault(row.symbol, []).append(i)
         appends: dict[str, list[ReplayRow]] = {}
-        rebuilds: dict[str, tuple[_Series, list[ReplayRow]]] = {}
+        rebuilds: dict[str, _Rebuilt] = {}
         for symbol, indexes in by_symbol.items():
             indexes.sort(key=lambda i: rows[i].ts_ns)  # stable: arrival order breaks ties
             current = self.series.get(symbol)
@@ -423,9 +432,7 @@ class ReplayOverlay:
                 rebuilds[symbol] = self._rebuild(symbol, rows, indexes)
         return ReplayBatch(self, self._version, len(rows), appends, rebuilds)
 
-    def _rebuild(
-        self, symbol: str, rows: Sequence[ReplayRow], indexes: list[int]
-    ) -> tuple[_Series, list[ReplayRow]]:
+    def _rebuild(self, symbol: str, rows: Sequence[ReplayRow], indexes: list[int]) -> _Rebuilt:
         entries: list[tuple[ReplayRow, int | None]] = [(row, None) for row in self._rows[symbol]]
         entries += [(rows[i], i) for i in indexes]
         entries.sort(key=lambda entry: entry[0].ts_ns)  # stable: loaded rows first on ties
@@ -438,7 +445,7 @@ class ReplayOverlay:
                 series.add(row)
             except ReplayRowError as exc:
                 raise ReplayRowError(exc.field, exc.message, blame) from None
-        return series, [row for row, _ in entries]
+        return _Rebuilt(series, [row for row, _ in entries])
 
     def _commit(self, batch: ReplayBatch) -> None:
         if batch.version != self._version:
@@ -452,9 +459,9 @@ class ReplayOverlay:
             for row in added:
                 series.add(row)
             self._rows[symbol].extend(added)
-        for symbol, (series, all_rows) in batch.rebuilds.items():
-            self.series[symbol] = series
-            self._rows[symbol] = all_rows
+        for symbol, rebuilt in batch.rebuilds.items():
+            self.series[symbol] = rebuilt.series
+            self._rows[symbol] = rebuilt.rows
         self.row_count += batch.row_count
 
     def rows_without(self, symbols: Sequence[str] | None) -> list[ReplayRow]:
@@ -496,6 +503,14 @@ class ReplayOverlay:
 
 
 @dataclass(frozen=True, slots=True)
+class _Rebuilt:
+    """A symbol's series played again from all its rows, old and new (`rows` in time order)."""
+
+    series: _Series
+    rows: list[ReplayRow]
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayBatch:
     """Rows checked by `ReplayOverlay.prepare`, ready to merge with `commit`."""
 
@@ -503,7 +518,7 @@ class ReplayBatch:
     version: int
     row_count: int
     appends: dict[str, list[ReplayRow]]  # symbol -> rows to add after its latest, in time order
-    rebuilds: dict[str, tuple[_Series, list[ReplayRow]]]  # symbol -> new series and all rows
+    rebuilds: dict[str, _Rebuilt]  # symbol -> its new series and all its rows
 
     def symbols(self) -> list[str]:
         """The symbols the batch touches, sorted."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oems.domain import events as ev
 from oems.domain.orders import BUY, FILL_ALL, FILL_PART, Order
@@ -125,14 +125,21 @@ def _book_execution(
     state.executions.setdefault(order.account_id, []).append(execution)
 
 
+class LiquidityTaken(NamedTuple):
+    """How much of the displayed size offered at `quote_ts_ns` fills have taken."""
+
+    quote_ts_ns: int
+    quantity: Decimal
+
+
 def take_liquidity(
     state: TradingState, symbol: str, buying: bool, quote_ts_ns: int, quantity: Decimal
 ) -> None:
     """Count `quantity` against the displayed size offered at `quote_ts_ns` on one side."""
-    key = (symbol, buying)
-    used = state.liquidity_used.get(key)
-    before = used[1] if used is not None and used[0] == quote_ts_ns else Decimal(0)
-    state.liquidity_used[key] = (quote_ts_ns, before + quantity)
+    side = (symbol, buying)
+    used = state.liquidity_used.get(side)
+    before = used.quantity if used is not None and used.quote_ts_ns == quote_ts_ns else Decimal(0)
+    state.liquidity_used[side] = LiquidityTaken(quote_ts_ns, before + quantity)
 
 
 def _queue_advanced(state: TradingState, e: ev.QueueAdvanced) -> None:

@@ -30,6 +30,7 @@ from oems.domain.state import (
     simulator,
 )
 from oems.domain.state.accounts import as_opened, start_of_day
+from oems.domain.state.executions import LiquidityTaken
 from oems.domain.state.simulator import PinnedQuote
 
 Appliers = dict[type, Callable[["TradingState", Any], None]]
@@ -56,8 +57,8 @@ class TradingState:
     client_order_ids: dict[tuple[int, str], Order] = field(default_factory=dict)
     executions: dict[int, list[Execution]] = field(default_factory=dict)  # time order
     positions: dict[int, dict[uuid.UUID, Position]] = field(default_factory=dict)
-    # (symbol, buying) -> (quote timestamp, quantity taken from that quote's displayed size)
-    liquidity_used: dict[tuple[str, bool], tuple[int, Decimal]] = field(default_factory=dict)
+    # (symbol, buying) -> what fills took of the displayed size of the quote they met
+    liquidity_used: dict[tuple[str, bool], LiquidityTaken] = field(default_factory=dict)
     faults: ev.FaultsSet = field(default_factory=lambda: ev.FaultsSet(ts_ns=0))
     trading_day: Any = None  # dt.date of the last TradingDayStarted
     closed_day: Any = None  # dt.date of the last MarketClosed
