@@ -49,7 +49,7 @@ def _fail_on_call(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, call:
     monkeypatch.setattr(target, name, failing)
 
 
-def test_a_batch_whose_second_order_fails_placement_leaves_no_order_and_the_engine_goes_on(
+def test_a_batch_whose_second_order_fails_its_schedule_leaves_no_order_and_the_engine_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def body(engine: Engine) -> None:
@@ -57,7 +57,7 @@ def test_a_batch_whose_second_order_fails_placement_leaves_no_order_and_the_engi
         account = await desk.account()
         await desk.quote("AAPL", "99.99", "100.01")
         events, before = engine.journal.count(), copy_of(engine.state)
-        _fail_on_call(monkeypatch, trading, "placement", 2)
+        _fail_on_call(monkeypatch, trading, "order_schedule", 2)  # in planning: nothing emitted
         limit = {"order_type": o.LIMIT, "limit_price": "90.00"}
         with pytest.raises(RuntimeError, match="injected"):
             await desk.submit(
@@ -85,7 +85,7 @@ def test_close_positions_failing_after_its_cancels_cancels_nothing(
             account, request("AAPL", o.SELL, "5", order_type=o.LIMIT, limit_price="150.00")
         )
         events, before = engine.journal.count(), copy_of(engine.state)
-        _fail_on_call(monkeypatch, trading, "_accept", 1)
+        _fail_on_call(monkeypatch, trading, "snapshot", 1)  # after the events were emitted
         with pytest.raises(RuntimeError, match="injected"):
             await engine.execute(cmd.ClosePositions(account, None, cancel_orders=True))
         assert engine.journal.count() == events

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from decimal import Decimal
 
 from sortedcontainers import SortedList
 
+from oems.domain import orders as o
 from oems.domain.orders import Order
 
 
@@ -57,3 +60,88 @@ class Book:
 
 BookSlots = list[tuple[SortedList | dict[uuid.UUID, Order], object]]
 """Where an order sits: (container, key) pairs to remove it from."""
+
+
+class Books:
+    """Every working order, placed by what it waits for: the books of each instrument (regular
+    or extended hours) and the working multi-leg strategies."""
+
+    def __init__(self) -> None:
+        self.by_instrument: dict[tuple[uuid.UUID, bool], Book] = {}
+        self.strategies: dict[uuid.UUID, Order] = {}
+        self._where: dict[uuid.UUID, BookSlots] = {}
+        self._seq = itertools.count()
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._where or order_id in self.strategies
+
+    @property
+    def has_working_orders(self) -> bool:
+        """True when some book holds an order a tick could trigger or fill."""
+        return bool(self.strategies) or any(self.by_instrument.values())
+
+    def clear(self) -> None:
+        """Empty every book."""
+        self.by_instrument.clear()
+        self.strategies.clear()
+        self._where.clear()
+
+    def book_for(self, order: Order) -> Book:
+        """The book the order works in: its instrument's, regular or extended hours."""
+        key = (order.instrument_id, bool(order.extended_hours))
+        book = self.by_instrument.get(key)
+        if book is None:
+            book = self.by_instrument[key] = Book()
+        return book
+
+    def add(self, order: Order) -> None:
+        """Place the order in its book by what it waits for: a trigger, a price, or liquidity."""
+        self.remove(order)
+        if order.is_strategy:
+            self.strategies[order.id] = order
+            return
+        book = self.book_for(order)
+        seq = next(self._seq)
+        places: BookSlots = []
+
+        def put(sorted_list: SortedList, key: Decimal) -> None:
+            entry = (key, seq, order)
+            sorted_list.add(entry)
+            places.append((sorted_list, entry))
+
+        if order.order_type in o.TRAILING_TYPES and not order.triggered:
+            mark, stop = order.trailing_watermark_px, order.trailing_stop_px
+            if mark is None or stop is None:
+                book.trailing_unmarked[order.id] = order
+                places.append((book.trailing_unmarked, order.id))
+            elif order.is_buy:
+                put(book.trail_buy_marks, -mark)
+                put(book.trail_buy_stops, stop)
+            else:
+                put(book.trail_sell_marks, mark)
+                put(book.trail_sell_stops, -stop)
+        elif order.order_type in o.STOP_TYPES and not order.triggered:
+            assert order.stop_price is not None
+            if order.is_buy:
+                put(book.buy_stops, order.stop_price)
+            else:
+                put(book.sell_stops, -order.stop_price)
+        elif order.working_limit is not None:
+            if order.is_buy:
+                put(book.buys, -order.working_limit)
+            else:
+                put(book.sells, order.working_limit)
+        else:
+            book.market[order.id] = order
+            places.append((book.market, order.id))
+        self._where[order.id] = places
+
+    def remove(self, order: Order) -> None:
+        """Take the order out of wherever it sits (nothing when it sits nowhere)."""
+        if self.strategies.pop(order.id, None) is not None:
+            return
+        for container, key in self._where.pop(order.id, ()):
+            if isinstance(container, dict):
+                container.pop(key, None)  # type: ignore[call-overload]
+            else:
+                container.remove(key)

@@ -16,9 +16,9 @@ from oems.engine import commands as cmd
 from oems.engine.clearing import Clearing
 from oems.engine.context import Context
 from oems.engine.recorder import ActivityRecorder
+from oems.engine.self_match import SelfMatchIndex
 from oems.engine.sessions import DEFAULT_SAMPLE_NS, Sessions
 from oems.engine.settings import VenueSettings
-from oems.engine.trading import SelfMatchIndex
 from oems.engine.valuation import Valuation
 from oems.engine.venue import Venue
 from oems.engine.writer import ClockReading, Writer
@@ -61,6 +61,7 @@ class Engine:
         self.market = market
         self.recovered_events = recovered_events
         self.ids = IdGenerator(seed)
+        self._apply_recorded = recovery.apply_recorded(state, clock)
         self.writer = Writer(
             state,
             journal,
@@ -104,7 +105,7 @@ class Engine:
             cmd.PinQuote: lambda c: sandbox.pin_quote(ctx, self.venue, c),
             cmd.ReleaseQuote: lambda c: sandbox.release_quote(ctx, c),
             cmd.SubmitOrders: lambda c: trading.submit_orders(ctx, self.self_match, c),
-            cmd.ReplaceOrder: lambda c: trading.replace_order(ctx, c),
+            cmd.ReplaceOrder: lambda c: trading.replace_order(ctx, self.self_match, c),
             cmd.CancelOrders: lambda c: trading.cancel_orders(ctx, c),
             cmd.ClosePositions: lambda c: trading.close_positions(ctx, c),
             cmd.SetFaults: lambda c: trading.set_faults(ctx, c),
@@ -197,7 +198,7 @@ class Engine:
     def _apply(self, event: ev.Event) -> None:
         """Apply a live event; the one hook through which the venue, clearing and the
         self-match index follow the state."""
-        recovery.apply_recorded(self.state, self.clock)(event)
+        self._apply_recorded(event)
         if isinstance(event, ev.SandboxReset):
             self._reindex()
             return

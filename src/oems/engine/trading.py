@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from sortedcontainers import SortedList
-
-from oems.domain import daytrading
 from oems.domain import events as ev
 from oems.domain import orders as o
-from oems.domain.balances import AccountValue, naked_per_share
-from oems.domain.decimals import fixed, plain
+from oems.domain.decimals import plain
 from oems.domain.errors import Conflict, InvalidRequest
-from oems.domain.instruments import Instrument
 from oems.domain.order_rules import check_tick, order_error
 from oems.domain.orders import Order, OrderRequest, StrategyRequest
-from oems.domain.strategies import max_loss, naked_call_requirement, net_price, required_level
+from oems.domain.strategies import max_loss, net_price
 from oems.engine import commands as cmd
 from oems.engine import risk
 from oems.engine.context import Context
+from oems.engine.self_match import SelfMatchIndex
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
-from oems.market.quotes import Quote, spot_price
+from oems.market.quotes import spot_price
 
 INFINITY = Decimal("Infinity")
 CENT = Decimal("0.01")
@@ -41,63 +37,17 @@ def snapshot(order: Order) -> Order:
     return dataclasses.replace(order, details=list(order.details), legs=legs)
 
 
-class SelfMatchIndex:
-    """Each account's working limit prices per instrument and side, for the self-match check."""
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When an order received now is released to its session, expires, and joins an auction."""
 
-    def __init__(self) -> None:
-        self._prices: dict[tuple[int, uuid.UUID, bool], SortedList] = {}
-        self._indexed: dict[uuid.UUID, tuple[tuple[int, uuid.UUID, bool], Decimal]] = {}
-
-    def update(self, order: Order) -> None:
-        """Re-index one order after it changed: open, working orders with a price are indexed."""
-        wanted: tuple[tuple[int, uuid.UUID, bool], Decimal] | None = None
-        if order.is_open and not order.waits_for_trigger and not order.is_strategy:
-            price = order.working_limit
-            if price is None:
-                price = INFINITY if order.is_buy else Decimal(0)
-            wanted = ((order.account_id, order.instrument_id, order.is_buy), price)
-        old = self._indexed.get(order.id)
-        if old == wanted:
-            return
-        if old is not None:
-            self._prices[old[0]].remove(old[1])
-            del self._indexed[order.id]
-        if wanted is not None:
-            self._prices.setdefault(wanted[0], SortedList()).add(wanted[1])
-            self._indexed[order.id] = wanted
-
-    def crosses(
-        self, account_id: int, instrument_id: uuid.UUID, is_buy: bool, price: Decimal | None
-    ) -> bool:
-        """True when an order at `price` (None: market) would trade with the account's own."""
-        opposite = self._prices.get((account_id, instrument_id, not is_buy))
-        if not opposite:
-            return False
-        if price is None:
-            return True
-        return bool(price >= opposite[0] if is_buy else price <= opposite[-1])
+    releases_ns: int | None = None
+    expiry_ns: int | None = None
+    auction_ns: int | None = None
 
 
-def reference_price(request: OrderRequest, quote: Quote | None, instrument: Instrument) -> Decimal:
-    """The price an order's notional and buying-power hold are computed at."""
-    if request.limit_price is not None:
-        return request.limit_price
-    buy = request.side == o.BUY
-    touch = None
-    if quote is not None:
-        touch = quote.ask if buy else quote.bid
-        if touch is None:
-            touch = quote.last
-    candidates = [p for p in (touch, request.stop_price) if p is not None]
-    if not candidates:
-        return instrument.reference_price
-    return max(candidates) if buy else min(candidates)
-
-
-def placement(
-    ctx: Context, request: OrderRequest | StrategyRequest, now: int
-) -> tuple[int | None, int | None, int | None]:
-    """(releases_at, expires, auction) instants for an order received at `now`."""
+def order_schedule(ctx: Context, request: OrderRequest | StrategyRequest, now: int) -> Schedule:
+    """The schedule of an order received at `now`; 400 when no session is in sight."""
     calendar = ctx.calendar
     tif = request.time_in_force
     names = (PRE_MARKET, REGULAR, AFTER_HOURS) if request.extended_hours else (REGULAR,)
@@ -109,21 +59,32 @@ def placement(
             start, end = windows[0][0], windows[-1][1]
             opening = tif == o.OPG or (tif == o.AT_CROSSING and now < start)
             if opening and now < start:
-                return start, None, None
+                return Schedule(releases_ns=start)
             if tif in (o.CLS, o.AT_CROSSING) and now < end:
-                return None, None, end
+                return Schedule(auction_ns=end)
             if tif not in o.AUCTION_ONLY and now < end:
                 releases = start if now < start else None
                 expiry = end if tif == o.DAY else request.expires_ns
                 # The closing crossing ends a crossing order: it joins it, or is canceled there.
                 auction = end if tif in (o.GTX, o.GTC_THROUGH) else None
-                return releases, expiry, auction
+                return Schedule(releases, expiry, auction)
         date = calendar.next_trading_day(date)
     raise InvalidRequest("no trading session in the coming days")
 
 
 def submit_orders(ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders) -> list[Order]:
     """Accept the batch (all orders in PENDING_NEW) or refuse it whole."""
+    accepted = plan_submit(ctx, self_match, c)
+    for event in accepted:
+        ctx.emit(event)
+    return [snapshot(ctx.state.orders[event.order_id]) for event in accepted]
+
+
+def plan_submit(
+    ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders
+) -> list[ev.OrderAccepted]:
+    """The events that accept the batch: every check, risk and schedule is done here, so this
+    refuses the batch whole or returns events that cannot fail; it emits nothing."""
     state = ctx.state
     account = ctx.account(c.account_id)
     now = ctx.now_ns()
@@ -151,7 +112,7 @@ def submit_orders(ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders)
         else r
         for r in c.orders
     ]
-    checker = _RiskChecker(ctx, self_match, account.id, now)
+    checker = risk.RiskChecker(ctx, self_match, account.id, now)
     planned = [
         checker.check_strategy(request)
         if isinstance(request, StrategyRequest)
@@ -161,21 +122,15 @@ def submit_orders(ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders)
     if checker.failures:
         raise risk.risk_error(checker.failures)
     accepted = []
-    for request, (order_id, closes, hold_per_unit, instrument) in zip(
-        requests, planned, strict=True
-    ):
+    for request, checked in zip(requests, planned, strict=True):
         if request.client_order_id is None:
             # Server-made when absent: the order id itself, unique by construction.
-            request = dataclasses.replace(request, client_order_id=str(order_id))
+            request = dataclasses.replace(request, client_order_id=str(checked.order_id))
         if isinstance(request, StrategyRequest):
-            accepted.append(
-                _accept_strategy(ctx, account.id, request, order_id, hold_per_unit, now)
-            )
+            accepted.append(_strategy_accepted(ctx, account.id, request, checked, now))
         else:
-            assert instrument is not None
-            accepted.append(
-                _accept(ctx, account.id, request, instrument, order_id, closes, hold_per_unit, now)
-            )
+            assert checked.instrument is not None
+            accepted.append(_order_accepted(ctx, account.id, request, checked, now))
     return accepted
 
 
@@ -197,60 +152,53 @@ def _priced_at_mid(ctx: Context, request: StrategyRequest, now: int) -> Strategy
     return dataclasses.replace(request, limit_price=limit)
 
 
-def _accept_strategy(
-    ctx: Context,
-    account_id: int,
-    request: StrategyRequest,
-    order_id: uuid.UUID,
-    hold_per_unit: Decimal,
-    now: int,
-) -> Order:
-    releases, expiry, auction = placement(ctx, request, now)
+def _strategy_accepted(
+    ctx: Context, account_id: int, request: StrategyRequest, checked: risk.Checked, now: int
+) -> ev.OrderAccepted:
+    """The event accepting a checked strategy."""
+    schedule = order_schedule(ctx, request, now)
     first = request.legs[0]
     option = next(leg for leg in request.legs if leg.strike is not None)
     venue = ctx.instruments.get(option.instrument_id)
     credit = request.limit_price is not None and request.limit_price < 0
-    ctx.emit(
-        ev.OrderAccepted(
-            ts_ns=now,
-            order_id=order_id,
-            account_id=account_id,
-            client_order_id=request.client_order_id,
-            instrument_id=first.instrument_id,
-            symbol=first.symbol,
-            instrument_type="OPTION",
-            underlying_instrument_id=option.underlying_instrument_id,
-            multiplier=Decimal(100),
-            venue=venue.venue if venue is not None else "BATO",
-            side=o.SELL if credit else o.BUY,
-            order_type=request.order_type,
-            time_in_force=request.time_in_force,
-            quantity=request.quantity,
-            limit_price=request.limit_price,
-            expires_ns=request.expires_ns,
-            hold_per_unit=hold_per_unit,
-            venue_due_ns=now + ctx.ack_latency_ns(),
-            releases_ns=releases,
-            expiry_ns=expiry,
-            auction_ns=auction,
-            legs=[
-                ev.LegTerms(
-                    instrument_id=leg.instrument_id,
-                    symbol=leg.symbol,
-                    instrument_type=leg.instrument_type,
-                    side=leg.side,
-                    ratio=leg.ratio,
-                    multiplier=leg.multiplier,
-                    contract_type=leg.contract_type,
-                    strike=leg.strike,
-                    client_leg_id=leg.client_leg_id,
-                    position_effect=leg.position_effect,
-                )
-                for leg in request.legs
-            ],
-        )
+    return ev.OrderAccepted(
+        ts_ns=now,
+        order_id=checked.order_id,
+        account_id=account_id,
+        client_order_id=request.client_order_id,
+        instrument_id=first.instrument_id,
+        symbol=first.symbol,
+        instrument_type="OPTION",
+        underlying_instrument_id=option.underlying_instrument_id,
+        multiplier=Decimal(100),
+        venue=venue.venue if venue is not None else "BATO",
+        side=o.SELL if credit else o.BUY,
+        order_type=request.order_type,
+        time_in_force=request.time_in_force,
+        quantity=request.quantity,
+        limit_price=request.limit_price,
+        expires_ns=request.expires_ns,
+        hold_per_unit=checked.hold_per_unit,
+        venue_due_ns=now + ctx.ack_latency_ns(),
+        releases_ns=schedule.releases_ns,
+        expiry_ns=schedule.expiry_ns,
+        auction_ns=schedule.auction_ns,
+        legs=[
+            ev.LegTerms(
+                instrument_id=leg.instrument_id,
+                symbol=leg.symbol,
+                instrument_type=leg.instrument_type,
+                side=leg.side,
+                ratio=leg.ratio,
+                multiplier=leg.multiplier,
+                contract_type=leg.contract_type,
+                strike=leg.strike,
+                client_leg_id=leg.client_leg_id,
+                position_effect=leg.position_effect,
+            )
+            for leg in request.legs
+        ],
     )
-    return snapshot(ctx.state.orders[order_id])
 
 
 def _refuse_expired(ctx: Context, index: int, instrument_id: uuid.UUID, now: int) -> None:
@@ -272,330 +220,58 @@ def _refuse_expired(ctx: Context, index: int, instrument_id: uuid.UUID, now: int
         )
 
 
-def _accept(
-    ctx: Context,
-    account_id: int,
-    request: OrderRequest,
-    instrument: Instrument,
-    order_id: uuid.UUID,
-    closes: bool,
-    hold_per_unit: Decimal,
-    now: int,
-) -> Order:
-    releases, expiry, auction = placement(ctx, request, now)
+def _order_accepted(
+    ctx: Context, account_id: int, request: OrderRequest, checked: risk.Checked, now: int
+) -> ev.OrderAccepted:
+    """The event accepting a checked single-leg order."""
+    instrument = checked.instrument
+    assert instrument is not None
+    closes = checked.closes
+    schedule = order_schedule(ctx, request, now)
     terms = instrument.option
-    ctx.emit(
-        ev.OrderAccepted(
-            ts_ns=now,
-            order_id=order_id,
-            account_id=account_id,
-            client_order_id=request.client_order_id,
-            instrument_id=instrument.id,
-            symbol=instrument.symbol,
-            instrument_type=instrument.instrument_type,
-            underlying_instrument_id=terms.underlying_id if terms else None,
-            multiplier=instrument.multiplier,
-            venue=instrument.venue,
-            side=request.side,
-            order_type=request.order_type,
-            time_in_force=request.time_in_force,
-            quantity=request.quantity,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            trailing_offset=request.trailing_offset,
-            trailing_offset_type=request.trailing_offset_type,
-            limit_offset=request.limit_offset,
-            expires_ns=request.expires_ns,
-            extended_hours=request.extended_hours,
-            closes_position=closes,
-            hold_per_unit=hold_per_unit,
-            venue_due_ns=now + ctx.ack_latency_ns(),
-            releases_ns=releases,
-            expiry_ns=expiry,
-            auction_ns=auction,
-        )
+    return ev.OrderAccepted(
+        ts_ns=now,
+        order_id=checked.order_id,
+        account_id=account_id,
+        client_order_id=request.client_order_id,
+        instrument_id=instrument.id,
+        symbol=instrument.symbol,
+        instrument_type=instrument.instrument_type,
+        underlying_instrument_id=terms.underlying_id if terms else None,
+        multiplier=instrument.multiplier,
+        venue=instrument.venue,
+        side=request.side,
+        order_type=request.order_type,
+        time_in_force=request.time_in_force,
+        quantity=request.quantity,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        trailing_offset=request.trailing_offset,
+        trailing_offset_type=request.trailing_offset_type,
+        limit_offset=request.limit_offset,
+        expires_ns=request.expires_ns,
+        extended_hours=request.extended_hours,
+        closes_position=closes,
+        hold_per_unit=checked.hold_per_unit,
+        venue_due_ns=now + ctx.ack_latency_ns(),
+        releases_ns=schedule.releases_ns,
+        expiry_ns=schedule.expiry_ns,
+        auction_ns=schedule.auction_ns,
     )
-    return snapshot(ctx.state.orders[order_id])
 
 
-class _RiskChecker:
-    """Runs the pre-trade checks over a batch, holding what earlier orders of it would use."""
-
-    def __init__(self, ctx: Context, self_match: SelfMatchIndex, account_id: int, now: int) -> None:
-        self.ctx = ctx
-        self.self_match = self_match
-        self.account = ctx.state.accounts[account_id]
-        self.now = now
-        self.failures: list[risk.RiskFailure] = []
-        self.batch_hold = Decimal(0)
-        self.batch_held: dict[uuid.UUID, Decimal] = {}
-        self._value: AccountValue | None = None
-
-    def check(self, r: OrderRequest) -> tuple[uuid.UUID, bool, Decimal, Instrument | None]:  # noqa: C901
-        """Check one order; returns (order id, closes a position, hold per unit, instrument)."""
-        ctx, account = self.ctx, self.account
-        order_id = ctx.ids.uuid7(self.now)
-        instrument = ctx.instruments.get(r.instrument_id)
-        assert instrument is not None
-        quote = ctx.quote(instrument, self.now)
-        position = ctx.state.positions.get(account.id, {}).get(instrument.id)
-        quantity_held = position.quantity if position else Decimal(0)
-        held = (position.held if position else Decimal(0)) + self.batch_held.get(instrument.id, 0)
-        base = {"account_id": str(account.id), "order_id": str(order_id)}
-
-        def fail(reason: str, **extra: str) -> None:
-            self.failures.append(risk.RiskFailure(reason, order_id, {**base, **extra}))
-
-        side = r.side
-        if account.status != "ACTIVE":
-            fail(risk.ACCOUNT_NOT_ACTIVE, status=account.status)
-        if not instrument.is_tradable:
-            fail(risk.NOT_TRADABLE, symbol=instrument.symbol)
-        closes = False
-        writes = (
-            side == o.SELL and instrument.is_option and quantity_held <= 0 and not held
-        )  # sells an option to open a short
-        short_hold: Decimal | None = None
-        if writes:
-            level, short_hold = self._written_option(instrument, r.quantity, quote)
-            if account.options_level < level:
-                fail(
-                    risk.OPTIONS_LEVEL,
-                    options_level=str(account.options_level),
-                    required_level=str(level),
-                    symbol=instrument.symbol,
-                )
-        elif side == o.SELL:
-            available = max(quantity_held, Decimal(0)) - held
-            if r.quantity > available:
-                fail(
-                    risk.POSITION,
-                    available=plain(max(available, Decimal(0))),
-                    requested=plain(r.quantity),
-                    side=risk.wire_side(side),
-                    symbol=instrument.symbol,
-                )
-            closes = True
-        elif side == o.BUY and quantity_held < 0 and r.quantity <= -quantity_held - held:
-            closes = True
-        elif side == o.SELL_SHORT:
-            if not account.is_margin:
-                fail(risk.SHORT_SALE, account_type="cash", symbol=instrument.symbol)
-            elif quantity_held > 0:
-                fail(risk.SHORT_SALE, long_quantity=plain(quantity_held), symbol=instrument.symbol)
-            if instrument.is_short_prohibited:
-                fail(risk.SHORT_PROHIBITED, symbol=instrument.symbol)
-            elif not instrument.easy_to_borrow:
-                fail(risk.HARD_TO_BORROW, symbol=instrument.symbol)
-        self._day_trade_check(instrument, r.quantity if side == o.BUY else -r.quantity, fail)
-        if side == o.BUY and not closes and instrument.is_liquidation_only:
-            fail(risk.LIQUIDATION_ONLY, symbol=instrument.symbol)
-        if instrument.is_option and side == o.BUY and not closes and account.options_level < 2:
-            fail(
-                risk.OPTIONS_LEVEL,
-                options_level=str(account.options_level),
-                required_level="2",
-                symbol=instrument.symbol,
-            )
-        price = reference_price(r, quote, instrument)
-        notional = r.quantity * price * instrument.multiplier
-        limit = account.max_notional
-        if limit is not None and notional > limit:
-            fail(
-                risk.MAX_NOTIONAL,
-                limit=plain(limit),
-                notional=plain(notional),
-                symbol=instrument.symbol,
-            )
-        working_price = None if r.order_type in (o.MARKET,) else r.limit_price
-        if r.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
-            account.id, instrument.id, side == o.BUY, working_price
-        ):
-            fail(
-                risk.SELF_MATCH,
-                price=risk.dollars(working_price),
-                side=risk.wire_side(side),
-                symbol=instrument.symbol,
-            )
-        hold_per_unit = Decimal(0)
-        if closes:
-            self.batch_held[instrument.id] = (
-                self.batch_held.get(instrument.id, Decimal(0)) + r.quantity
-            )
-        else:
-            # Options are paid (or margined) in full, from equity: a dollar of premium or of
-            # requirement takes the buying-power multiplier in force; a share takes its price.
-            weight = self.value().multiplier if instrument.is_option else Decimal(1)
-            hold_per_unit = (
-                short_hold * weight / r.quantity
-                if short_hold is not None
-                else price * instrument.multiplier * weight
-            )
-            self._reserve(
-                r.quantity * hold_per_unit,
-                fail,
-                options=instrument.is_option,
-                side=side,
-                symbol=instrument.symbol,
-            )
-        return order_id, closes, hold_per_unit, instrument
-
-    def check_strategy(self, r: StrategyRequest) -> tuple[uuid.UUID, bool, Decimal, None]:
-        """Check a strategy: tradability, options level, and buying power for its maximum loss."""
-        ctx, account = self.ctx, self.account
-        order_id = ctx.ids.uuid7(self.now)
-        base = {"account_id": str(account.id), "order_id": str(order_id)}
-
-        def fail(reason: str, **extra: str) -> None:
-            self.failures.append(risk.RiskFailure(reason, order_id, {**base, **extra}))
-
-        if account.status != "ACTIVE":
-            fail(risk.ACCOUNT_NOT_ACTIVE, status=account.status)
-        touches: list[Decimal] = []
-        book = ctx.state.positions.get(account.id, {})
-        closing = True
-        for leg in r.legs:
-            instrument = ctx.instruments.get(leg.instrument_id)
-            assert instrument is not None
-            if not instrument.is_tradable:
-                fail(risk.NOT_TRADABLE, symbol=instrument.symbol)
-            quote = ctx.quote(instrument, self.now)
-            touch = None
-            if quote is not None:
-                touch = quote.ask if leg.side == o.BUY else quote.bid
-            touches.append(touch if touch is not None else instrument.reference_price)
-            position = book.get(leg.instrument_id)
-            held = position.quantity if position is not None else Decimal(0)
-            wanted = r.quantity * leg.ratio
-            self._day_trade_check(instrument, wanted if leg.side == o.BUY else -wanted, fail)
-            reduces = held < 0 if leg.side == o.BUY else held > 0
-            if not reduces or abs(held) < wanted:
-                closing = False
-        if closing:
-            return order_id, False, Decimal(0), None
-        legs = [leg.as_leg() for leg in r.legs]
-        net = r.limit_price if r.limit_price is not None else net_price(legs, touches)
-        loss = max_loss(legs, net)
-        level = required_level(legs, loss is not None)
-        underlier = next(leg.underlying_instrument_id for leg in r.legs if leg.strike is not None)
-        if account.options_level < level:
-            found = ctx.instruments.get(underlier) if underlier is not None else None
-            fail(
-                risk.OPTIONS_LEVEL,
-                options_level=str(account.options_level),
-                required_level=str(level),
-                symbol=found.symbol if found is not None else "",
-            )
-        if loss is None:
-            spot = ctx.valuation.mark_price(underlier, self.now) if underlier is not None else None
-            loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
-        hold_per_unit = loss * self.value().multiplier  # a requirement in equity dollars
-        self._reserve(
-            r.quantity * hold_per_unit,
-            fail,
-            options=True,
-            side=o.BUY if net >= 0 else o.SELL,
-            symbol="STRATEGY",
-        )
-        return order_id, False, hold_per_unit, None
-
-    def _day_trade_check(
-        self, instrument: Instrument, signed: Decimal, fail: Callable[..., None]
-    ) -> None:
-        """Refuse a day trade (closing quantity opened today) to a restricted pattern day trader."""
-        account = self.account
-        record = account.day_trading
-        sod_equity = account.sod.equity if account.sod is not None else account.trade_cash
-        if not daytrading.restricted(account.is_margin, record, sod_equity):
-            return
-        position = self.ctx.state.positions.get(account.id, {}).get(instrument.id)
-        if position is None or not record.would_day_trade(
-            instrument.id, position.quantity, position.sod_quantity, signed
-        ):
-            return
-        fail(
-            risk.PATTERN_DAY_TRADER,
-            day_trade_count=str(record.day_trade_count),
-            equity=fixed(sod_equity, 2),
-            minimum_equity=plain(daytrading.PDT_MINIMUM_EQUITY),
-            side=risk.wire_side(o.BUY if signed > 0 else o.SELL),
-            symbol=instrument.symbol,
-        )
-
-    def _reserve(
-        self,
-        required: Decimal,
-        fail: Callable[..., None],
-        *,
-        options: bool,
-        side: str,
-        symbol: str,
-    ) -> None:
-        """Check `required` against what the batch leaves of buying power, then hold it."""
-        value = self.value()
-        available = value.buying_power - self.batch_hold
-        if required > available:
-            fail(
-                risk.BUYING_POWER,
-                account_type="margin_reg_t" if self.account.is_margin else "cash",
-                available=fixed(max(available, Decimal(0)), 4),
-                multiplier=plain(value.multiplier),
-                required_equity="0" if options else plain(required),
-                required_options=plain(required) if options else "0",
-                required_total=plain(required),
-                side=risk.wire_side(side),
-                symbol=symbol,
-            )
-        self.batch_hold += required
-
-    def _written_option(
-        self, option: Instrument, contracts: Decimal, quote: Quote | None
-    ) -> tuple[int, Decimal]:
-        """(options level needed, buying power held) to sell `contracts` of `option` to open.
-
-        Covered by the underlier's shares (calls), or secured by cash (puts): level 1; else
-        naked: level 4. A covered call holds nothing; a cash-secured put in a cash account holds
-        its strike; otherwise the hold is the naked margin (premium + 20% of the underlier less
-        the out-of-the-money amount, at least 10%).
-        """
-        ctx, account = self.ctx, self.account
-        terms = option.option
-        assert terms is not None
-        shares = contracts * terms.multiplier
-        book = ctx.state.positions.get(account.id, {})
-        if terms.contract_type == "CALL":
-            stock = book.get(terms.underlying_id)
-            owned = stock.quantity - stock.held if stock is not None else Decimal(0)
-            written = sum(
-                (
-                    -p.quantity * p.multiplier
-                    for p in book.values()
-                    if p.quantity < 0
-                    and p.underlying_instrument_id == terms.underlying_id
-                    and ctx.valuation.margin_rates(p.instrument_id).contract_type == "CALL"
-                ),
-                Decimal(0),
-            )
-            if owned - written >= shares:
-                return 1, Decimal(0)
-        secured = terms.strike * shares
-        premium = (
-            quote.bid if quote is not None and quote.bid is not None else Decimal(0)
-        ) * shares
-        spot = ctx.valuation.mark_price(terms.underlying_id, self.now) or Decimal(0)
-        naked = premium + shares * naked_per_share(terms.contract_type, terms.strike, spot)
-        if terms.contract_type == "PUT" and self.value().buying_power - self.batch_hold >= secured:
-            return 1, secured if not account.is_margin else min(naked, secured)
-        return 4, naked
-
-    def value(self) -> AccountValue:
-        if self._value is None:
-            self._value = self.ctx.valuation.account_value(self.account.id, self.now)
-        return self._value
-
-
-def replace_order(ctx: Context, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
+def replace_order(ctx: Context, self_match: SelfMatchIndex, c: cmd.ReplaceOrder) -> Order:
     """Request a replace: the order goes PENDING_REPLACE; the venue applies it after its latency."""
+    request = plan_replace(ctx, self_match, c)
+    ctx.emit(request)
+    return snapshot(ctx.state.orders[request.order_id])
+
+
+def plan_replace(  # noqa: C901
+    ctx: Context, self_match: SelfMatchIndex, c: cmd.ReplaceOrder
+) -> ev.OrderReplaceRequested:
+    """The replace request of an open, acknowledged order: its changes checked (terms, tick,
+    buying power for what it holds more); emits nothing."""
     order = ctx.open_order(c.account_id, c.order_id, "replaced")
     if order.status not in (o.NEW, o.PARTIALLY_FILLED):
         raise InvalidRequest(
@@ -654,55 +330,56 @@ def replace_order(ctx: Context, c: cmd.ReplaceOrder) -> Order:  # noqa: C901
         order.quantity - order.filled_quantity
     ) * order.hold_per_unit
     if extra > 0:
-        value = ctx.valuation.account_value(order.account_id, now)
-        if extra > value.buying_power:
-            account = ctx.state.accounts[order.account_id]
-            raise risk.risk_error(
-                [
-                    risk.RiskFailure(
-                        risk.BUYING_POWER,
-                        order.id,
-                        {
-                            "account_id": str(order.account_id),
-                            "account_type": "margin_reg_t" if account.is_margin else "cash",
-                            "available": fixed(value.buying_power, 4),
-                            "multiplier": plain(value.multiplier),
-                            "order_id": str(order.id),
-                            "required_total": plain(extra),
-                            "side": risk.wire_side(order.side),
-                            "symbol": order.symbol,
-                        },
-                    )
-                ]
-            )
+        checker = risk.RiskChecker(ctx, self_match, order.account_id, now)
+        checker.check_replace(order, extra)
+        if checker.failures:
+            raise risk.risk_error(checker.failures)
     wire: dict[str, str | None] = {k: str(v) for k, v in given.items()}
     if hold_per_unit != order.hold_per_unit:
         wire["hold_per_unit"] = str(hold_per_unit)
-    ctx.emit(
-        ev.OrderReplaceRequested(
-            ts_ns=now, order_id=order.id, venue_due_ns=now + ctx.latency_ns(), changes=wire
-        )
+    return ev.OrderReplaceRequested(
+        ts_ns=now, order_id=order.id, venue_due_ns=now + ctx.latency_ns(), changes=wire
     )
-    return snapshot(order)
 
 
 def cancel_orders(ctx: Context, c: cmd.CancelOrders) -> list[Order]:
     """Request cancellation of each still-open order; returns them (PENDING_CANCEL)."""
+    orders, requests = plan_cancel(ctx, c)
+    for event in requests:
+        ctx.emit(event)
+    return [snapshot(order) for order in orders]
+
+
+def plan_cancel(
+    ctx: Context, c: cmd.CancelOrders
+) -> tuple[list[Order], list[ev.OrderCancelRequested]]:
+    """The account's still-open orders among `c.order_ids`, and the cancel requests of those not
+    already pending cancel."""
     now = ctx.now_ns()
     due = now + ctx.latency_ns()
-    out = []
+    orders, requests = [], []
     for order_id in c.order_ids:
         order = ctx.state.orders.get(order_id)
         if order is None or order.account_id != c.account_id or not order.is_open:
             continue
         if order.status != o.PENDING_CANCEL:
-            ctx.emit(ev.OrderCancelRequested(ts_ns=now, order_id=order.id, venue_due_ns=due))
-        out.append(snapshot(order))
-    return out
+            requests.append(ev.OrderCancelRequested(ts_ns=now, order_id=order.id, venue_due_ns=due))
+        orders.append(order)
+    return orders, requests
 
 
 def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
     """One MARKET DAY order per position closing what is available (all, with `cancel_orders`)."""
+    cancels, closing = plan_close(ctx, c)
+    for event in [*cancels, *closing]:
+        ctx.emit(event)
+    return [snapshot(ctx.state.orders[event.order_id]) for event in closing]
+
+
+def plan_close(
+    ctx: Context, c: cmd.ClosePositions
+) -> tuple[list[ev.OrderCancelRequested], list[ev.OrderAccepted]]:
+    """The cancel requests (with `cancel_orders`) and the closing orders of a close."""
     state = ctx.state
     ctx.account(c.account_id)
     book = state.positions.get(c.account_id, {})
@@ -713,6 +390,7 @@ def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
     ]
     now = ctx.now_ns()
     canceling: set[uuid.UUID] = set()
+    cancels: list[ev.OrderCancelRequested] = []
     if c.cancel_orders:
         wanted = {p.instrument_id for p in positions}
         if c.instrument_id is not None:
@@ -722,9 +400,9 @@ def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
             for order in state.open_orders.get(c.account_id, {}).values()
             if order.instrument_ids & wanted
         )
-        cancel_orders(ctx, cmd.CancelOrders(c.account_id, ids))
+        cancels = plan_cancel(ctx, cmd.CancelOrders(c.account_id, ids))[1]
         canceling = set(ids)
-    out = []
+    closing = []
     for position in positions:
         quantity = position.available_quantity
         if canceling:
@@ -755,8 +433,9 @@ def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
             quantity=quantity,
             client_order_id=str(order_id),  # server-made, as for any order sent without `id`
         )
-        out.append(_accept(ctx, c.account_id, request, instrument, order_id, True, Decimal(0), now))
-    return out
+        checked = risk.Checked(order_id, True, Decimal(0), instrument)
+        closing.append(_order_accepted(ctx, c.account_id, request, checked, now))
+    return cancels, closing
 
 
 def set_faults(ctx: Context, c: cmd.SetFaults) -> ev.FaultsSet:

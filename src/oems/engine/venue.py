@@ -42,12 +42,11 @@ Fill model (deterministic; the README documents it):
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from sortedcontainers import SortedList
 
@@ -55,16 +54,14 @@ from oems.domain import events as ev
 from oems.domain import orders as o
 from oems.domain import scenarios as sc
 from oems.domain.instruments import Instrument
-from oems.domain.order_rules import tick_for
 from oems.domain.orders import Order
 from oems.domain.scenarios import ScenarioRule, first_match
 from oems.domain.strategies import net_price
-from oems.engine.book import Book, BookSlots
+from oems.engine.book import Book, Books
 from oems.engine.context import Context
+from oems.engine.liquidity import BPS, Liquidity, to_tick
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
 from oems.market.quotes import Quote, spot_price
-
-BPS = Decimal(10000)
 
 _AWAITING_VENUE = (o.PENDING_NEW, o.PENDING_CANCEL, o.PENDING_REPLACE)
 _SCHEDULING_EVENTS = (ev.OrderAccepted, ev.OrderCancelRequested, ev.OrderReplaceRequested)
@@ -76,44 +73,37 @@ AUCTION = 2
 EXPIRE = 3
 
 
-def to_tick(price: Decimal, up: bool) -> Decimal:
-    """`price` rounded to its tick, up or down."""
-    tick = tick_for(price)
-    return (price / tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR) * tick
-
-
 class Venue:
     """Matching and timers for every working order; rebuilt from state after a restart."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = ctx.venue_settings
-        self.books: dict[tuple[uuid.UUID, bool], Book] = {}
-        self._where: dict[uuid.UUID, BookSlots] = {}
+        self.liquidity = Liquidity(ctx.venue_settings, ctx.state)
+        self.books = Books()
         self._seq = itertools.count()
         self._timers: list[tuple[int, int, int, uuid.UUID]] = []
-        self.strategies: dict[uuid.UUID, Order] = {}  # working multi-leg orders
 
     # ---- rebuilding and timers -----------------------------------------------------------
 
     def rebuild(self) -> None:
         """Recreate books and timers from the state's open orders (after recovery)."""
         self.books.clear()
-        self._where.clear()
         self._timers.clear()
-        self.strategies.clear()
         for by_id in self.ctx.state.open_orders.values():
             for order in sorted(by_id.values(), key=lambda x: x.created_ns):
                 self.schedule(order)
                 if self._is_working(order):
-                    self._add(order)
+                    self.books.add(order)
 
     def applied(self, event: ev.Event, order: Order) -> None:
         """Follow an event applied to `order`: timers for what awaits the venue, books for an end."""
         if isinstance(event, _SCHEDULING_EVENTS):
             self.schedule(order)
         elif not order.is_open:
-            self._remove(order)  # ended outside the venue (e.g. at an expiry): out of the books
+            self.books.remove(
+                order
+            )  # ended outside the venue (e.g. at an expiry): out of the books
 
     def schedule(self, order: Order) -> None:
         """Put the order's pending timers (venue answer, release, auction, expiry) on the heap."""
@@ -166,7 +156,7 @@ class Venue:
     @property
     def has_working_orders(self) -> bool:
         """True when some book holds an order a tick could trigger or fill."""
-        return bool(self.strategies) or any(self.books.values())
+        return self.books.has_working_orders
 
     # ---- venue answers -------------------------------------------------------------------
 
@@ -196,12 +186,12 @@ class Venue:
         elif order.status == o.PENDING_CANCEL:
             if self._scenario(order, sc.ON_CANCEL, now):
                 return
-            self._remove(order)
+            self.books.remove(order)
             emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason="Canceled by user"))
         elif order.status == o.PENDING_REPLACE:
             if self._scenario(order, sc.ON_REPLACE, now):
                 return
-            self._remove(order)
+            self.books.remove(order)
             emit(ev.OrderReplaced(ts_ns=now, order_id=order.id))
             if order.is_open and self._may_work(order):
                 self._activate(order, now)
@@ -234,7 +224,7 @@ class Venue:
                 ev.OrderCancelRefused if action == sc.REFUSE_CANCEL else ev.OrderReplaceRefused
             )
             emit(refused(ts_ns=now, order_id=order.id, reason=reason))
-            if order.id not in self._where and self._may_work(order):
+            if order.id not in self.books and self._may_work(order):
                 self._activate(order, now)  # it was never acknowledged before the cancel came
         else:
             self._scenario_fill(order, rule, now)
@@ -276,7 +266,7 @@ class Venue:
             limit is not None and (touch > limit if order.is_buy else touch < limit)
         ):
             return limit
-        return self._slipped(touch, order.is_buy, limit)
+        return self.liquidity.slipped(touch, order.is_buy, limit)
 
     def _release(self, order: Order, now: int) -> None:
         self.ctx.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
@@ -308,19 +298,19 @@ class Venue:
         self._fill(order, leaves, price, now)
 
     def _expire(self, order: Order, now: int) -> None:
-        self._remove(order)
+        self.books.remove(order)
         reason = "Good-till-date expiry" if order.time_in_force == o.GTD else "Day order expired"
         self.ctx.emit(ev.OrderExpired(ts_ns=now, order_id=order.id, reason=reason))
 
     def _cancel(self, order: Order, now: int, reason: str) -> None:
-        self._remove(order)
+        self.books.remove(order)
         self.ctx.emit(ev.OrderCanceled(ts_ns=now, order_id=order.id, reason=reason))
 
     # ---- working orders ------------------------------------------------------------------
 
     def _activate(self, order: Order, now: int) -> None:
         """The order starts working: trail or trigger, evaluate at once, then rest (or finish)."""
-        self._add(order)
+        self.books.add(order)
         quote = None if order.is_strategy else self.ctx.quote(self._instrument(order), now)
         if order.is_strategy:
             self._evaluate_strategy(order, now)
@@ -355,64 +345,6 @@ class Venue:
             and order.time_in_force not in o.AUCTION_ONLY
         )
 
-    def _book_for(self, order: Order) -> Book:
-        key = (order.instrument_id, bool(order.extended_hours))
-        book = self.books.get(key)
-        if book is None:
-            book = self.books[key] = Book()
-        return book
-
-    def _add(self, order: Order) -> None:
-        """Place the order in its book by what it waits for: a trigger, a price, or liquidity."""
-        self._remove(order)
-        if order.is_strategy:
-            self.strategies[order.id] = order
-            return
-        book = self._book_for(order)
-        seq = next(self._seq)
-        places: BookSlots = []
-
-        def put(sorted_list: SortedList, key: Decimal) -> None:
-            entry = (key, seq, order)
-            sorted_list.add(entry)
-            places.append((sorted_list, entry))
-
-        if order.order_type in o.TRAILING_TYPES and not order.triggered:
-            mark, stop = order.trailing_watermark_px, order.trailing_stop_px
-            if mark is None or stop is None:
-                book.trailing_unmarked[order.id] = order
-                places.append((book.trailing_unmarked, order.id))
-            elif order.is_buy:
-                put(book.trail_buy_marks, -mark)
-                put(book.trail_buy_stops, stop)
-            else:
-                put(book.trail_sell_marks, mark)
-                put(book.trail_sell_stops, -stop)
-        elif order.order_type in o.STOP_TYPES and not order.triggered:
-            assert order.stop_price is not None
-            if order.is_buy:
-                put(book.buy_stops, order.stop_price)
-            else:
-                put(book.sell_stops, -order.stop_price)
-        elif order.working_limit is not None:
-            if order.is_buy:
-                put(book.buys, -order.working_limit)
-            else:
-                put(book.sells, order.working_limit)
-        else:
-            book.market[order.id] = order
-            places.append((book.market, order.id))
-        self._where[order.id] = places
-
-    def _remove(self, order: Order) -> None:
-        if self.strategies.pop(order.id, None) is not None:
-            return
-        for container, key in self._where.pop(order.id, ()):
-            if isinstance(container, dict):
-                container.pop(key, None)  # type: ignore[call-overload]
-            else:
-                container.remove(key)
-
     # ---- ticks ---------------------------------------------------------------------------
 
     def evaluate_all(self, now: int) -> None:
@@ -421,9 +353,9 @@ class Venue:
         if session is None:
             return
         if session == REGULAR:
-            for order in list(self.strategies.values()):
+            for order in list(self.books.strategies.values()):
                 self._evaluate_strategy(order, now)
-        for (instrument_id, extended), book in list(self.books.items()):
+        for (instrument_id, extended), book in list(self.books.by_instrument.items()):
             if not book:
                 continue
             if session != REGULAR and (not extended or session not in (PRE_MARKET, AFTER_HOURS)):
@@ -444,7 +376,7 @@ class Venue:
         if quote is None:
             return
         for extended in (False, True):
-            book = self.books.get((instrument.id, extended))
+            book = self.books.by_instrument.get((instrument.id, extended))
             if book and (session == REGULAR or extended):
                 self.evaluate_book(book, quote, now)
 
@@ -474,12 +406,12 @@ class Venue:
         if ask is not None:
             for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if not self._levels(entry[2].symbol, True, quote, now):
+                if not self.liquidity.levels(entry[2].symbol, True, quote, now):
                     break
         if bid is not None:
             for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if not self._levels(entry[2].symbol, False, quote, now):
+                if not self.liquidity.levels(entry[2].symbol, False, quote, now):
                     break
 
     @staticmethod
@@ -492,9 +424,9 @@ class Venue:
             yield entry
 
     def _trigger(self, order: Order, price: Decimal, now: int) -> None:
-        self._remove(order)
+        self.books.remove(order)
         self.ctx.emit(ev.OrderTriggered(ts_ns=now, order_id=order.id, price=price))
-        self._add(order)
+        self.books.add(order)
         quote = self.ctx.quote(self._instrument(order), now)
         if quote is not None:
             self._evaluate_order(order, quote, now, entering=True)
@@ -525,8 +457,8 @@ class Venue:
                     limit_px=limit,
                 )
             )
-            if order.id in self._where:
-                self._add(order)  # re-sorted by its new watermark and stop
+            if order.id in self.books:
+                self.books.add(order)  # re-sorted by its new watermark and stop
         stop_px = order.trailing_stop_px
         if stop_px is not None and (reference >= stop_px if order.is_buy else reference <= stop_px):
             self._trigger(order, stop_px, now)
@@ -551,13 +483,13 @@ class Venue:
             return
         levels = [
             (price, size)
-            for price, size in self._levels(order.symbol, order.is_buy, quote, now)
+            for price, size in self.liquidity.levels(order.symbol, order.is_buy, quote, now)
             if limit is None or (price <= limit if order.is_buy else price >= limit)
         ]
         leaves = order.quantity - order.filled_quantity
         if order.time_in_force == o.FOK and sum(size for _, size in levels) < leaves:
             return
-        offered = self.offered_ns(quote, now)
+        offered = self.liquidity.offered_ns(quote, now)
         if order.queue_ahead and not entering:
             levels = self._wait_in_queue(order, levels, now, offered)
         for price, size in levels:  # a marketable order walks the book, level by level
@@ -567,7 +499,7 @@ class Venue:
             if limit is not None and not entering:
                 fill_price = limit  # a resting limit fills at its own price
             else:
-                fill_price = self._slipped(price, order.is_buy, limit)
+                fill_price = self.liquidity.slipped(price, order.is_buy, limit)
             self._fill(order, quantity, fill_price, now, offered)
             leaves -= quantity
             if not order.is_open:
@@ -588,9 +520,9 @@ class Venue:
             if quote is None or touch is None:
                 return
             touches.append(touch)
-            stamps.append(self.offered_ns(quote, now))
+            stamps.append(self.liquidity.offered_ns(quote, now))
             leg_units = (
-                self._available(leg.symbol, buying, quote, now) / leg.ratio
+                self.liquidity.available(leg.symbol, buying, quote, now) / leg.ratio
             ).to_integral_value(ROUND_FLOOR)
             units = leg_units if units is None else min(units, leg_units)
         net = net_price(order.legs, touches)
@@ -614,25 +546,7 @@ class Venue:
             )
         )
         if not order.is_open:
-            self._remove(order)
-
-    def _slipped(self, touch: Decimal, is_buy: bool, limit: Decimal | None) -> Decimal:
-        slippage = self.settings.slippage_bps
-        if not slippage:
-            return touch
-        moved = touch * (1 + slippage / BPS) if is_buy else touch * (1 - slippage / BPS)
-        price = to_tick(moved, up=is_buy)
-        if limit is not None:
-            price = min(price, limit) if is_buy else max(price, limit)
-        return price
-
-    def offered_ns(self, quote: Quote, now: int) -> int:
-        """The instant the quote's displayed size was last offered afresh: when it was quoted,
-        then once every refresh interval after that."""
-        refresh = self.settings.refresh_ns
-        if refresh <= 0 or now <= quote.ts_ns:
-            return quote.ts_ns
-        return quote.ts_ns + (now - quote.ts_ns) // refresh * refresh
+            self.books.remove(order)
 
     def _join_queue(self, order: Order, quote: Quote, now: int) -> None:
         """With queue position on, a limit left resting waits behind the displayed size at its
@@ -649,7 +563,7 @@ class Venue:
         if same is not None:
             for price, shown in [
                 (same, size),
-                *self._depth(order.symbol, not order.is_buy, same, size, quote.ts_ns),
+                *self.liquidity.depth(order.symbol, not order.is_buy, same, size, quote.ts_ns),
             ]:
                 if price == limit:
                     ahead = Decimal(shown)
@@ -680,58 +594,6 @@ class Venue:
             )
         return rest
 
-    def _levels(
-        self, symbol: str, is_buy: bool, quote: Quote, now: int
-    ) -> list[tuple[Decimal, Decimal]]:
-        """The side an order takes, touch first, as (price, quantity left) after what fills took
-        since the size was offered; deeper levels only with depth on."""
-        touch = quote.ask if is_buy else quote.bid
-        if touch is None:
-            return []
-        size = quote.ask_size if is_buy else quote.bid_size
-        used = Decimal(0)
-        taken = self.ctx.state.liquidity_used.get((symbol, is_buy))
-        if taken is not None and taken[0] == self.offered_ns(quote, now):
-            used = taken[1]
-        left = []
-        for price, shown in [(touch, size), *self._depth(symbol, is_buy, touch, size, quote.ts_ns)]:
-            visible = (Decimal(shown) * self.settings.participation).to_integral_value(ROUND_FLOOR)
-            spent = min(visible, used)
-            used -= spent
-            if visible > spent:
-                left.append((price, visible - spent))
-        return left
-
-    def _depth(
-        self, symbol: str, is_buy: bool, touch: Decimal, size: int, quote_ts: int
-    ) -> list[tuple[Decimal, int]]:
-        """The levels behind the touch: each 1-3 ticks further away, sized 0.5-2x the touch,
-        drawn from (seed, symbol, side, quote time) so the same quote always shows the same book."""
-        count = self.settings.depth
-        if count <= 0 or size <= 0:
-            return []
-        side = "ask" if is_buy else "bid"
-        levels = []
-        price = touch
-        for k in range(count):
-            key = f"{self.settings.seed}:{symbol}:{side}:{quote_ts}:{k}".encode()
-            gap, scale = hashlib.blake2b(key, digest_size=2).digest()
-            step = tick_for(price) * (1 + gap % 3)
-            price = price + step if is_buy else price - step
-            if price <= 0:
-                break
-            levels.append((price, size * (50 + scale % 151) // 100))
-        return levels
-
-    def _available(self, symbol: str, is_buy: bool, quote: Quote, now: int) -> Decimal:
-        """What is left of the touch's displayed size (times participation) on one side."""
-        size = quote.ask_size if is_buy else quote.bid_size
-        shown = (Decimal(size) * self.settings.participation).to_integral_value(ROUND_FLOOR)
-        used = self.ctx.state.liquidity_used.get((symbol, is_buy))
-        if used is not None and used[0] == self.offered_ns(quote, now):
-            shown -= used[1]
-        return max(shown, Decimal(0))
-
     def _fill(
         self, order: Order, quantity: Decimal, price: Decimal, now: int, quote_ts: int | None = None
     ) -> None:
@@ -749,7 +611,7 @@ class Venue:
             )
         )
         if not order.is_open:
-            self._remove(order)
+            self.books.remove(order)
 
     def _instrument(self, order: Order) -> Instrument:
         instrument = self.ctx.instruments.get(order.instrument_id)
