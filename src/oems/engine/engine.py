@@ -215,7 +215,6 @@ class Engine:
             recovery.reload(self.journal, self.state, self.clock, kept)
         finally:
             self.clock.set(*clock)
-        self.market.pins = self.state.pinned_quotes
         self._resume_ids()
         self._reindex()
 

@@ -73,11 +73,6 @@ class MarketData:
         """The pinned quotes in force now (symbol -> PinnedQuote)."""
         return self._pinned_quotes()
 
-    @pins.setter
-    def pins(self, pins: Mapping[str, PinnedQuote]) -> None:
-        """Read `pins` from now on (kept for the engine's rollback until it passes `pinned`)."""
-        self._pinned_quotes = lambda: pins
-
     def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:
         """The quote in force at `now_ns`: pinned, valued from a pinned underlier, or sourced."""
         pins = self._pinned_quotes()
