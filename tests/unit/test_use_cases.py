@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.trading_engine import CALENDAR, START, manual_market, request
+from tests.support.trading_engine import CALENDAR, START, manual_market, request
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
