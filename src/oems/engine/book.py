@@ -10,6 +10,7 @@ from sortedcontainers import SortedList
 
 from oems.domain import orders as o
 from oems.domain.orders import Order
+from oems.market.quotes import Quote
 
 
 class Book:
@@ -145,3 +146,15 @@ class Books:
                 container.pop(key, None)  # type: ignore[call-overload]
             else:
                 container.remove(key)
+
+
+def buy_trigger_price(quote: Quote) -> Decimal | None:
+    """What a buy stop compares with: the higher of ask and last."""
+    prices = [p for p in (quote.ask, quote.last) if p is not None]
+    return max(prices) if prices else None
+
+
+def sell_trigger_price(quote: Quote) -> Decimal | None:
+    """What a sell stop compares with: the lower of bid and last."""
+    prices = [p for p in (quote.bid, quote.last) if p is not None]
+    return min(prices) if prices else None

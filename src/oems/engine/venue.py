@@ -57,7 +57,7 @@ from oems.domain.instruments import Instrument
 from oems.domain.orders import Order
 from oems.domain.scenarios import ScenarioRule, first_match
 from oems.domain.strategies import net_price
-from oems.engine.book import Book, Books
+from oems.engine.book import Book, Books, buy_trigger_price, sell_trigger_price
 from oems.engine.context import Context
 from oems.engine.liquidity import BPS, Liquidity, to_tick
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
@@ -316,11 +316,11 @@ class Venue:
             self._evaluate_strategy(order, now)
         elif quote is not None:
             if order.order_type in o.TRAILING_TYPES and not order.triggered:
-                touch = _buy_trigger_price(quote) if order.is_buy else _sell_trigger_price(quote)
+                touch = buy_trigger_price(quote) if order.is_buy else sell_trigger_price(quote)
                 self._trail(order, touch, now, force=True)
             elif order.order_type in o.STOP_TYPES and not order.triggered:
                 assert order.stop_price is not None
-                touch = _buy_trigger_price(quote) if order.is_buy else _sell_trigger_price(quote)
+                touch = buy_trigger_price(quote) if order.is_buy else sell_trigger_price(quote)
                 if touch is not None and (
                     touch >= order.stop_price if order.is_buy else touch <= order.stop_price
                 ):
@@ -382,8 +382,8 @@ class Venue:
 
     def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:  # noqa: C901
         """One tick: trailing watermarks, triggers, then fills; touches only affected orders."""
-        buy_touch = _buy_trigger_price(quote)
-        sell_touch = _sell_trigger_price(quote)
+        buy_touch = buy_trigger_price(quote)
+        sell_touch = sell_trigger_price(quote)
         for order in list(book.trailing_unmarked.values()):
             self._trail(order, buy_touch if order.is_buy else sell_touch, now, force=True)
         if sell_touch is not None:
@@ -617,15 +617,3 @@ class Venue:
         instrument = self.ctx.instruments.get(order.instrument_id)
         assert instrument is not None, f"unknown instrument {order.instrument_id}"
         return instrument
-
-
-def _buy_trigger_price(quote: Quote) -> Decimal | None:
-    """What a buy stop compares with: the higher of ask and last."""
-    prices = [p for p in (quote.ask, quote.last) if p is not None]
-    return max(prices) if prices else None
-
-
-def _sell_trigger_price(quote: Quote) -> Decimal | None:
-    """What a sell stop compares with: the lower of bid and last."""
-    prices = [p for p in (quote.bid, quote.last) if p is not None]
-    return min(prices) if prices else None
