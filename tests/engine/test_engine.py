@@ -31,7 +31,7 @@ def make_engine(path: Path, start_ns: int = START) -> Engine:
     )
 
 
-def snapshot(state: TradingState) -> dict[str, Any]:
+def contents(state: TradingState) -> dict[str, Any]:
     """The comparable content of a state."""
     return {
         "users": {u.id: u.name for u in state.users.values()},
@@ -75,7 +75,7 @@ def test_cash_moves_are_journaled_and_replayed(tmp_path: Path) -> None:
     account_id = run(engine, body)
     assert engine.state.accounts[account_id].trade_cash == Decimal("1000.00")
     replayed = make_engine(db)
-    assert snapshot(replayed.state) == snapshot(engine.state)
+    assert contents(replayed.state) == contents(engine.state)
     assert replayed.state.accounts[account_id].max_notional == Decimal(5000)
 
 
@@ -155,5 +155,5 @@ def test_cash_never_goes_negative_and_replay_matches(
 
     engine = make_engine(db)
     expected = run(engine, body)
-    assert snapshot(make_engine(db).state) == snapshot(engine.state)
+    assert contents(make_engine(db).state) == contents(engine.state)
     assert next(iter(engine.state.accounts.values())).settled_cash == expected

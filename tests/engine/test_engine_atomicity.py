@@ -85,7 +85,7 @@ def test_close_positions_failing_after_its_cancels_cancels_nothing(
             account, request("AAPL", o.SELL, "5", order_type=o.LIMIT, limit_price="150.00")
         )
         events, before = engine.journal.count(), copy_of(engine.state)
-        _fail_on_call(monkeypatch, trading, "snapshot", 1)  # after the events were emitted
+        _fail_on_call(monkeypatch, trading, "order_copy", 1)  # after the events were emitted
         with pytest.raises(RuntimeError, match="injected"):
             await engine.execute(cmd.ClosePositions(account, None, cancel_orders=True))
         assert engine.journal.count() == events

@@ -48,7 +48,7 @@ CANCEL_DELAY_NS = 30_000_000_000  # market-clock time it takes to answer a cance
 ALREADY_PROCESSED = "Instruction already accepted by the clearing service"
 
 
-def snapshot(instruction: PositionInstruction) -> PositionInstruction:
+def instruction_copy(instruction: PositionInstruction) -> PositionInstruction:
     """A copy of the instruction as it stands now, safe to render after the engine moves on."""
     return dataclasses.replace(instruction)
 
@@ -239,7 +239,7 @@ def submit_instructions(ctx: Context, c: cmd.SubmitInstructions) -> list[RowOutc
             )
         )
         instruction = state.instructions[server_id]
-        outcomes[index] = RowOutcome(snapshot(instruction))
+        outcomes[index] = RowOutcome(instruction_copy(instruction))
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -261,7 +261,7 @@ def cancel_instruction(ctx: Context, c: cmd.CancelInstruction) -> PositionInstru
     ctx.account(c.account_id)
     instruction = find_instruction(ctx, c.account_id, c.reference)
     if instruction.status == pi.CANCEL_REQUESTED:
-        return snapshot(instruction)
+        return instruction_copy(instruction)
     if instruction.is_terminal:
         raise Conflict(
             f"Instruction {instruction.id} is {instruction.status} and can no longer be cancelled"
@@ -274,7 +274,7 @@ def cancel_instruction(ctx: Context, c: cmd.CancelInstruction) -> PositionInstru
             ts_ns=now, instruction_id=instruction.id, cancel_due_ns=now + CANCEL_DELAY_NS
         )
     )
-    return snapshot(instruction)
+    return instruction_copy(instruction)
 
 
 def set_clearing_availability(ctx: Context, c: cmd.SetClearingAvailability) -> bool:

@@ -140,8 +140,10 @@ class RiskChecker:
         assert instrument is not None
         quote = ctx.quote(instrument, self.now)
         position = ctx.state.positions.get(account.id, {}).get(instrument.id)
-        quantity_held = position.quantity if position else Decimal(0)
-        held = (position.held if position else Decimal(0)) + self.batch_held.get(instrument.id, 0)
+        position_quantity = position.quantity if position else Decimal(0)
+        held_by_orders = (position.held if position else Decimal(0)) + self.batch_held.get(
+            instrument.id, 0
+        )
         fail = self._failer(order_id)
 
         side = r.side
@@ -151,7 +153,10 @@ class RiskChecker:
             fail(NOT_TRADABLE, symbol=instrument.symbol)
         closes = False
         writes = (
-            side == o.SELL and instrument.is_option and quantity_held <= 0 and not held
+            side == o.SELL
+            and instrument.is_option
+            and position_quantity <= 0
+            and not held_by_orders
         )  # sells an option to open a short
         short_hold: Decimal | None = None
         if writes:
@@ -164,7 +169,7 @@ class RiskChecker:
                     symbol=instrument.symbol,
                 )
         elif side == o.SELL:
-            available = max(quantity_held, Decimal(0)) - held
+            available = max(position_quantity, Decimal(0)) - held_by_orders
             if r.quantity > available:
                 fail(
                     POSITION,
@@ -174,13 +179,17 @@ class RiskChecker:
                     symbol=instrument.symbol,
                 )
             closes = True
-        elif side == o.BUY and quantity_held < 0 and r.quantity <= -quantity_held - held:
+        elif (
+            side == o.BUY
+            and position_quantity < 0
+            and r.quantity <= -position_quantity - held_by_orders
+        ):
             closes = True
         elif side == o.SELL_SHORT:
             if not account.is_margin:
                 fail(SHORT_SALE, account_type="cash", symbol=instrument.symbol)
-            elif quantity_held > 0:
-                fail(SHORT_SALE, long_quantity=plain(quantity_held), symbol=instrument.symbol)
+            elif position_quantity > 0:
+                fail(SHORT_SALE, long_quantity=plain(position_quantity), symbol=instrument.symbol)
             if instrument.is_short_prohibited:
                 fail(SHORT_PROHIBITED, symbol=instrument.symbol)
             elif not instrument.easy_to_borrow:

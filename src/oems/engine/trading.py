@@ -31,7 +31,7 @@ MAX_CLOSING_LOOKAHEAD_DAYS = 10
 MAX_GTD_NS = 3 * 366 * 86_400 * 1_000_000_000  # the furthest a GOOD_TILL_DATE order may expire
 
 
-def snapshot(order: Order) -> Order:
+def order_copy(order: Order) -> Order:
     """A copy of the order as it stands now, safe to render after the engine moves on."""
     legs = [dataclasses.replace(leg) for leg in order.legs] if order.legs is not None else None
     return dataclasses.replace(order, details=list(order.details), legs=legs)
@@ -77,7 +77,7 @@ def submit_orders(ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders)
     accepted = plan_submit(ctx, self_match, c)
     for event in accepted:
         ctx.emit(event)
-    return [snapshot(ctx.state.orders[event.order_id]) for event in accepted]
+    return [order_copy(ctx.state.orders[event.order_id]) for event in accepted]
 
 
 def plan_submit(
@@ -264,7 +264,7 @@ def replace_order(ctx: Context, self_match: SelfMatchIndex, c: cmd.ReplaceOrder)
     """Request a replace: the order goes PENDING_REPLACE; the venue applies it after its latency."""
     request = plan_replace(ctx, self_match, c)
     ctx.emit(request)
-    return snapshot(ctx.state.orders[request.order_id])
+    return order_copy(ctx.state.orders[request.order_id])
 
 
 def plan_replace(  # noqa: C901
@@ -347,7 +347,7 @@ def cancel_orders(ctx: Context, c: cmd.CancelOrders) -> list[Order]:
     orders, requests = plan_cancel(ctx, c)
     for event in requests:
         ctx.emit(event)
-    return [snapshot(order) for order in orders]
+    return [order_copy(order) for order in orders]
 
 
 def plan_cancel(
@@ -373,7 +373,7 @@ def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
     cancels, closing = plan_close(ctx, c)
     for event in [*cancels, *closing]:
         ctx.emit(event)
-    return [snapshot(ctx.state.orders[event.order_id]) for event in closing]
+    return [order_copy(ctx.state.orders[event.order_id]) for event in closing]
 
 
 def plan_close(
