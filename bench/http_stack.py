@@ -91,21 +91,26 @@ APP_FACTORIES = {"plain": plain_app, "wire": wire_app}
 # --------------------------------------------------------------------------- server side (child)
 
 
+def run_uvicorn(app: Any, port: int) -> None:
+    """Serve `app` on HOST:`port` under uvicorn (uvloop, httptools, quiet) until terminated."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=HOST,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
+
+
 def serve(server: str, app_name: str, port: int) -> None:
     """Run one server in this (child) process until it is terminated."""
     if server == "uvicorn":
-        import uvicorn
-
-        uvicorn.run(
-            APP_FACTORIES[app_name](),
-            host=HOST,
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-        )
+        run_uvicorn(APP_FACTORIES[app_name](), port)
     elif server == "granian":
         from granian import Granian
         from granian.constants import Interfaces

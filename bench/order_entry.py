@@ -1,36 +1,43 @@
-"""HTTP order entry: orders/s and latency of POST /v1/accounts/{id}/orders beside a trivial route.
+"""HTTP order entry side by side: oems, the vendor's mock (Steady) and a trivial handler.
 
-Run: `.venv/bin/python bench/order_entry.py` (about a minute). It prints figures; it asserts nothing.
+Run: `.venv/bin/python bench/order_entry.py` (about two minutes). It prints figures beside the
+targets; it asserts nothing.
 
-It starts a real `oems serve` subprocess on 127.0.0.1 (a free port, a temporary database, the
-simulated clock frozen at 2025-10-15T14:30:00Z = Wednesday 10:30 ET, `--market-data manual`),
-pins an AAPL quote of 199.99 / 200.01, then drives the server from 32 keep-alive connections:
+The same request, POST /v1/accounts/{id}/orders with one non-marketable limit order,
+`[{"symbol": "AAPL", "side": "BUY", "order_type": "LIMIT", "time_in_force": "DAY",
+"quantity": "1", "limit_price": "1.00"}]`, goes from 32 keep-alive connections to three servers,
+each a subprocess on 127.0.0.1:
 
-* `orders`:  POST /v1/accounts/100001/orders with one non-marketable order per request,
-             `[{"symbol": "AAPL", "side": "BUY", "order_type": "LIMIT", "time_in_force": "DAY",
-             "quantity": "1", "limit_price": "1.00"}]` (no `id`: the server makes one). The
-             order rests (NEW) far below the market and never fills; each holds $1 of the
-             sandbox margin account's $4M intraday buying power.
-* `version`: GET /v1/version with the same bearer key: the trivial handler behind the same
-             wire layer (authentication, envelope, request id, metrics) on the same server.
-* `healthz`: GET /healthz: the trivial handler without authentication.
+* `oems`:    a real `oems serve` on a temporary database, simulated clock frozen at
+             2025-10-15T14:30:00Z (Wednesday 10:30 ET), `--market-data manual`, an AAPL quote
+             pinned at 199.99 / 200.01. The order is risk-checked, journaled (fsync) and rests
+             (NEW) far below the market; each holds $1 of the sandbox margin account.
+* `steady`:  Steady 0.22.2 (npm `@stdy/cli`), the mock server the vendor's SDKs are tested
+             against, serving the vendor document: it validates the request and answers a
+             canned example. The bench installs it into a temporary directory with npm when npm
+             is on PATH and `../shared/spec/clear-street-trading-api.json` (or `--spec`) exists;
+             otherwise the row is skipped with the reason. The document is read in place.
+* `trivial`: a Starlette route under uvicorn (uvloop, httptools) that decodes the body with
+             orjson and answers one canned order in the envelope: the ceiling of our stack.
+* `version`: (only with `--variants ...,version`) GET /v1/version on the oems server: the
+             trivial route behind the same wire layer.
 
 Each variant gets a 1 s warm-up, then 5 s measured. The variants run interleaved for
-`--rounds` rounds, and the median round (by requests/s) is reported with the ratio
-orders / version (target: at least 0.60). For each row the script also reads the server
-process's CPU time (user + system, all threads) from /proc. It prints the CPU microseconds per
-request and the server's CPU share of the wall time. These depend much less than req/s on
-whatever else the machine is running. After the run it checks that no order filled, and it
-prints the open order hold (one $1 hold per resting order).
+`--rounds` rounds, and each variant's median round (by requests/s) is reported. The targets:
+oems at least Steady's rate in the same run, at least 0.5 of the trivial handler's, p99 at most
+10 ms, no errors. For each row the script also reads the server process's CPU time (user +
+system, all threads) from /proc, and prints CPU microseconds per request and the server's CPU
+share of the wall time: these depend much less than req/s on whatever else the machine runs.
+After the run it checks that no oems order filled.
 
-`--profile TOP` runs the server under cProfile, on its main thread, for the measured window of
-one `orders` round (SIGUSR1 starts and stops it). It prints the cumulative time of the main
-components per order, the garbage collector's share and the TOP functions. `--db-dir /dev/shm`
-puts the database in memory, so fsync costs almost nothing, to see what is left without it.
+`--profile TOP` runs the oems server under cProfile, on its main thread, for the measured window
+of one round (SIGUSR1 starts and stops it). It prints the cumulative time of the main components
+per order, the garbage collector's share and the TOP functions. `--db-dir /dev/shm` puts the
+database in memory, so fsync costs almost nothing, to see what is left without it.
 
 The load generator is `wrk` when it is on PATH (`apt-get install -y wrk`), else a Python
 asyncio raw-socket client that shares the machine's cores with the server (compare its rows with
-each other only). Everything is loopback and bounded in time; the server is killed on exit.
+each other only). Everything is loopback and bounded in time; the servers are killed on exit.
 """
 
 from __future__ import annotations
@@ -48,12 +55,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from http_stack import percentile_ms, python_load  # the sibling benchmark's load generator
+from http_stack import percentile_ms, python_load, run_uvicorn  # the sibling benchmark's
 
 HOST = "127.0.0.1"
 API_KEY = "oems_bench_user_key_0123456789abcdef"
@@ -70,6 +80,13 @@ ORDER = {
     "limit_price": "1.00",
 }
 STARTUP_TIMEOUT = 60.0
+STEADY = "@stdy/cli@0.22.2"
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "clear-street-trading-api.json"
+VARIANTS = ("oems", "steady", "trivial", "version")
+# The targets, oems against the others in the same run.
+TARGET_VS_STEADY = 1.0
+TARGET_VS_TRIVIAL = 0.5
+TARGET_P99_MS = 10.0
 
 
 @dataclass(frozen=True)
@@ -105,12 +122,18 @@ class Result:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (all its threads) from /proc; None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of every process in the session `pid` leads (a server and any
+    child it runs, all threads) from /proc; None elsewhere."""
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pid:
+            found = True
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
 # --------------------------------------------------------------------------- the server
@@ -122,70 +145,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
-    """`oems serve` in its own session on a temporary database; `stop` kills the whole group."""
+class Child:
+    """A server subprocess in its own session, logging to a file; `stop` kills the whole group."""
 
-    def __init__(self, workdir: Path, log_level: str, profile: Path | None = None) -> None:
-        self.port = free_port()
-        self.base_url = f"http://{HOST}:{self.port}"
-        self.db_path = workdir / "oems.db"
-        self.log_path = workdir / "oems.log"
-        self.profile = profile
-        env = {**os.environ, "OEMS_API_KEY": API_KEY, "OEMS_ADMIN_KEY": ADMIN_KEY}
-        # Under --profile the server runs inside this script (`--serve-profiled`), under cProfile.
-        launcher = ["-m", "oems.cli.main"]
-        if profile is not None:
-            launcher = [str(Path(__file__).resolve()), "--serve-profiled", str(profile), "--"]
-        args = [
-            sys.executable,
-            *launcher,
-            "serve",
-            "--db",
-            str(self.db_path),
-            "--host",
-            HOST,
-            "--port",
-            str(self.port),
-            "--clock",
-            "simulated",
-            "--clock-start",
-            CLOCK_START,
-            "--clock-speed",
-            "0",
-            "--market-data",
-            "manual",
-            "--log-level",
-            log_level,
-        ]
-        with self.log_path.open("ab") as log:
+    def __init__(self, args: list[str], log_path: Path, port: int, env: dict[str, str]) -> None:
+        self.port = port
+        self.base_url = f"http://{HOST}:{port}"
+        self.log_path = log_path
+        self.profile: Path | None = None
+        with log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
 
-    def toggle_profile(self) -> None:
-        """Start or stop the profiled window (only when started with a profile)."""
-        if self.profile is not None:
-            os.kill(self.proc.pid, signal.SIGUSR1)
-
-    def wait_profile(self) -> None:
-        deadline = time.monotonic() + 30
-        while self.profile is not None and time.monotonic() < deadline:
-            if Path(f"{self.profile}.gc.json").exists():
-                return
-            time.sleep(0.05)
-
-    def wait_ready(self) -> dict[str, object]:
-        credentials = self.db_path.with_name(self.db_path.name + ".credentials.json")
+    def wait_until(self, ready: Callable[[], bool]) -> None:
+        """Poll `ready` (HTTP errors count as not yet) until it holds, the child dies or time's up."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
             with contextlib.suppress(httpx.HTTPError):
-                reply = httpx.get(f"{self.base_url}/healthz", timeout=1)
-                if reply.status_code == 200 and credentials.exists():
-                    return dict(json.loads(credentials.read_text()))
+                if ready():
+                    return
             time.sleep(0.05)  # polling for the process to come up
         raise RuntimeError(f"server not ready after {STARTUP_TIMEOUT:g} s: {self.output()}")
+
+    def toggle_profile(self) -> None:
+        """Start or stop the profiled window (only when started with a profile)."""
+        if self.profile is not None:
+            os.kill(self.proc.pid, signal.SIGUSR1)
 
     def output(self) -> str:
         try:
@@ -204,6 +192,147 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
+
+
+class Server(Child):
+    """`oems serve` on a temporary database."""
+
+    def __init__(self, workdir: Path, log_level: str, profile: Path | None = None) -> None:
+        port = free_port()
+        self.db_path = workdir / "oems.db"
+        env = {**os.environ, "OEMS_API_KEY": API_KEY, "OEMS_ADMIN_KEY": ADMIN_KEY}
+        # Under --profile the server runs inside this script (`--serve-profiled`), under cProfile.
+        launcher = ["-m", "oems.cli.main"]
+        if profile is not None:
+            launcher = [str(Path(__file__).resolve()), "--serve-profiled", str(profile), "--"]
+        args = [
+            sys.executable,
+            *launcher,
+            "serve",
+            "--db",
+            str(self.db_path),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--clock",
+            "simulated",
+            "--clock-start",
+            CLOCK_START,
+            "--clock-speed",
+            "0",
+            "--market-data",
+            "manual",
+            "--log-level",
+            log_level,
+        ]
+        super().__init__(args, workdir / "oems.log", port, env)
+        self.profile = profile
+
+    def wait_profile(self) -> None:
+        deadline = time.monotonic() + 30
+        while self.profile is not None and time.monotonic() < deadline:
+            if Path(f"{self.profile}.gc.json").exists():
+                return
+            time.sleep(0.05)
+
+    def wait_ready(self) -> dict[str, object]:
+        credentials = self.db_path.with_name(self.db_path.name + ".credentials.json")
+        self.wait_until(
+            lambda: (
+                httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+                and credentials.exists()
+            )
+        )
+        return dict(json.loads(credentials.read_text()))
+
+
+def steady_command(workdir: Path, spec: Path) -> list[str] | str:
+    """The command that runs Steady on `spec` (installed into `workdir` with npm), or why not."""
+    if not spec.is_file():
+        return f"skipped: no vendor document at {spec}"
+    npm = shutil.which("npm")
+    if npm is None:
+        return "skipped: npm not on PATH"
+    prefix = workdir / "steady"
+    install = subprocess.run(
+        [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), STEADY],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    binary = prefix / "node_modules" / ".bin" / "steady"
+    if install.returncode != 0 or not binary.exists():
+        return f"skipped: npm install {STEADY} failed: {install.stderr.strip()[-300:]}"
+    return [str(binary), "--host", HOST, "-q"]
+
+
+def start_steady(command: list[str], workdir: Path, spec: Path) -> Child:
+    port = free_port()
+    child = Child(
+        [*command, "-p", str(port), str(spec)], workdir / "steady.log", port, {**os.environ}
+    )
+    # Ready once it answers the order POST (Steady validates the body against the document).
+    child.wait_until(
+        lambda: (
+            httpx.post(
+                f"{child.base_url}/v1/accounts/100001/orders",
+                content=json.dumps([ORDER]),
+                headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+                timeout=1,
+            ).status_code
+            == 200
+        )
+    )
+    return child
+
+
+def trivial_app() -> Any:
+    """The ceiling of the stack: decode the body with orjson, answer one canned order."""
+    import orjson
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def submit(request: Request) -> Response:
+        orders = orjson.loads(await request.body())
+        data = [
+            {
+                **order,
+                "id": str(uuid.uuid4()),
+                "account_id": request.path_params["account_id"],
+                "status": "PENDING_NEW",
+                "filled_quantity": "0",
+            }
+            for order in orders
+        ]
+        body = {"data": data, "error": None, "metadata": {"request_id": str(uuid.uuid4())}}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    return Starlette(
+        routes=[Route("/v1/accounts/{account_id:int}/orders", submit, methods=["POST"])]
+    )
+
+
+def serve_trivial(port: int) -> None:
+    """(Child) the trivial handler under uvicorn until terminated."""
+    run_uvicorn(trivial_app(), port)
+
+
+def start_trivial(workdir: Path) -> Child:
+    port = free_port()
+    args = [sys.executable, str(Path(__file__).resolve()), "--serve-trivial", str(port)]
+    child = Child(args, workdir / "trivial.log", port, {**os.environ})
+    child.wait_until(
+        lambda: (
+            httpx.post(
+                f"{child.base_url}/v1/accounts/1/orders", content=b"[]", timeout=1
+            ).status_code
+            == 200
+        )
+    )
+    return child
 
 
 # --------------------------------------------------------------------------- load generators
@@ -278,7 +407,7 @@ async def _python_load(
 
 def measure(
     generator: str,
-    server: Server,
+    server: Child,
     target: Target,
     connections: int,
     warmup: float,
@@ -401,10 +530,60 @@ def print_profile(path: Path, top: int, orders: int) -> None:
 # --------------------------------------------------------------------------- main
 
 
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(results: dict[str, list[Result]], notes: dict[str, str]) -> None:
+    """The median round of each variant, then oems against the targets."""
+    print(
+        "variant      req/s   p50 ms   p99 ms  errors  requests  server CPU us/req"
+        "  server CPU %  req/s range"
+    )
+    median: dict[str, Result] = {}
+    for name, runs in results.items():
+        if name in notes:
+            print(f"{name:<8} {notes[name]}")
+            continue
+        ordered = sorted(runs, key=lambda r: r.rps)
+        r = median[name] = ordered[len(ordered) // 2]
+        spread = f"{ordered[0].rps:.0f}-{ordered[-1].rps:.0f}"
+        us, share = r.cpu_us_per_request, r.cpu_share
+        print(
+            f"{name:<8} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7}"
+            f" {r.requests:>9} {us if us is not None else float('nan'):>18.0f}"
+            f" {share * 100 if share is not None else float('nan'):>13.0f}  {spread}"
+        )
+    print()
+    oems = median.get("oems")
+    if oems is None:
+        return
+    for other, target in (("steady", TARGET_VS_STEADY), ("trivial", TARGET_VS_TRIVIAL)):
+        if other not in median:
+            continue
+        ratio = oems.rps / median[other].rps
+        per_round = [o.rps / t.rps for o, t in zip(results["oems"], results[other], strict=False)]
+        print(
+            f"target: oems / {other} >= {target:.2f}: {ratio:.2f} ({verdict(ratio >= target)});"
+            " per round: " + ", ".join(f"{x:.2f}" for x in per_round)
+        )
+    print(
+        f"target: oems p99 <= {TARGET_P99_MS:g} ms at the connections used: {oems.p99_ms:.2f} ms"
+        f" ({verdict(oems.p99_ms <= TARGET_P99_MS)})"
+    )
+    errors = sum(r.errors for r in results["oems"])
+    print(f"target: no errors: {errors} over all oems rounds ({verdict(errors == 0)})")
+    if "version" in median:
+        print(f"oems orders / oems version (median rounds): {oems.rps / median['version'].rps:.2f}")
+
+
 def main() -> None:  # noqa: C901
     if len(sys.argv) > 2 and sys.argv[1] == "--serve-profiled":
         rest = sys.argv[3:]
         serve_profiled(Path(sys.argv[2]), rest[1:] if rest[:1] == ["--"] else rest)
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-trivial":
+        serve_trivial(int(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
@@ -412,7 +591,11 @@ def main() -> None:  # noqa: C901
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, discarded")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured")
     parser.add_argument("--rounds", type=int, default=3, help="repetitions, median reported")
-    parser.add_argument("--log-level", default="warning", help="the server's log level")
+    parser.add_argument(
+        "--variants", default="oems,steady,trivial", help="comma-separated: " + ",".join(VARIANTS)
+    )
+    parser.add_argument("--spec", type=Path, default=SPEC, help="the vendor document for Steady")
+    parser.add_argument("--log-level", default="warning", help="the oems server's log level")
     parser.add_argument(
         "--db-dir",
         type=Path,
@@ -423,18 +606,22 @@ def main() -> None:  # noqa: C901
         "--profile",
         type=int,
         metavar="TOP",
-        help="run the server under cProfile, load only `orders` for one round, print the TOP"
+        help="run the oems server under cProfile, load only `oems` for one round, print the TOP"
         " functions by own and by cumulative time (figures are slowed by the profiler)",
     )
     args = parser.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
     if (
         not 1 <= args.connections <= 256
         or not 0 < args.duration <= 60
         or not 0 <= args.warmup <= 30
         or not 1 <= args.rounds <= 10
+        or not variants
+        or any(v not in VARIANTS for v in variants)
     ):
         raise SystemExit(
-            "keep it bounded: 1-256 connections, duration <= 60 s, warm-up <= 30 s, rounds <= 10"
+            "keep it bounded: 1-256 connections, duration <= 60 s, warm-up <= 30 s, rounds <= 10;"
+            " variants among " + ",".join(VARIANTS)
         )
     generator = args.generator
     if generator == "auto":
@@ -442,16 +629,18 @@ def main() -> None:  # noqa: C901
     if generator == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk not found on PATH")
     rounds = 1 if args.profile else args.rounds
+    if args.profile:
+        variants = ["oems"]
 
     import starlette
     import uvicorn
 
     print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, starlette"
-        f" {starlette.__version__}, uvicorn {uvicorn.__version__}; load: {generator},"
-        f" {args.connections} keep-alive connections, {args.warmup:g} s warm-up +"
-        f" {args.duration:g} s measured per variant, {rounds} rounds interleaved,"
-        " generator on the same machine"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average"
+        f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}, starlette {starlette.__version__},"
+        f" uvicorn {uvicorn.__version__}; load: {generator}, {args.connections} keep-alive"
+        f" connections, {args.warmup:g} s warm-up + {args.duration:g} s measured per variant,"
+        f" {rounds} rounds interleaved, generator on the same machine"
     )
     if generator == "python":
         print(
@@ -462,8 +651,11 @@ def main() -> None:  # noqa: C901
     with tempfile.TemporaryDirectory(prefix="oems-bench-", dir=args.db_dir) as tmp:
         workdir = Path(tmp)
         profile = workdir / "server.prof" if args.profile else None
-        server = Server(workdir, args.log_level, profile)
+        notes: dict[str, str] = {}
+        children: dict[str, Child] = {}
+        results: dict[str, list[Result]] = {v: [] for v in variants}
         try:
+            server = Server(workdir, args.log_level, profile)
             credentials = server.wait_ready()
             accounts = credentials["accounts"]
             assert isinstance(accounts, dict)
@@ -478,27 +670,42 @@ def main() -> None:  # noqa: C901
                 probe.raise_for_status()
                 status = probe.json()["data"][0]["status"]
             print(
-                f"server: {server.base_url}, db {server.db_path}; account {account};"
+                f"oems: {server.base_url}, db {server.db_path}; account {account};"
                 f" {SYMBOL} pinned {QUOTE['bid']} / {QUOTE['ask']};"
                 f" probe order -> HTTP {probe.status_code} {status}"
             )
             print(f"order body: {body.decode()}")
+            targets = {
+                "oems": (server, Target("oems", "POST", orders_path, body)),
+                "version": (server, Target("version", "GET", "/v1/version")),
+            }
+            if "trivial" in variants:
+                children["trivial"] = start_trivial(workdir)
+                targets["trivial"] = (
+                    children["trivial"],
+                    Target("trivial", "POST", orders_path, body),
+                )
+            if "steady" in variants:
+                command = steady_command(workdir, args.spec)
+                if isinstance(command, str):
+                    notes["steady"] = command
+                else:
+                    children["steady"] = start_steady(command, workdir, args.spec)
+                    targets["steady"] = (
+                        children["steady"],
+                        Target("steady", "POST", orders_path, body),
+                    )
+                    print(f"steady: {STEADY} serving {args.spec}")
             print()
-
-            targets = [
-                Target("version", "GET", "/v1/version"),
-                Target("orders", "POST", orders_path, body),
-                Target("healthz", "GET", "/healthz", auth=False),
-            ]
-            if args.profile:
-                targets = [t for t in targets if t.name == "orders"]
-            results: dict[str, list[Result]] = {t.name: [] for t in targets}
             for _ in range(rounds):
-                for target in targets:
-                    results[target.name].append(
+                for name in variants:
+                    if name in notes:
+                        continue
+                    child, target = targets[name]
+                    results[name].append(
                         measure(
                             generator,
-                            server,
+                            child,
                             target,
                             args.connections,
                             args.warmup,
@@ -512,64 +719,21 @@ def main() -> None:  # noqa: C901
                     "/admin/v1/clock/advance", json={"seconds": 0}, headers=admin
                 ).raise_for_status()
                 executions = http.get(f"/v1/accounts/{account}/executions", headers=user)
-                balances = http.get(f"/v1/accounts/{account}/balances", headers=user)
             filled = len(executions.json()["data"]) if executions.status_code == 200 else None
-            hold = (
-                balances.json()["data"].get("open_order_adjustment")
-                if balances.status_code == 200
-                else None
-            )
             if server.proc.poll() is not None:
                 raise RuntimeError(f"server died during the run: {server.output()}")
             server.wait_profile()
         finally:
-            server.stop()
+            for child in children.values():
+                child.stop()
+            with contextlib.suppress(UnboundLocalError):
+                server.stop()
 
-        print(
-            "variant      req/s   p50 ms   p99 ms  errors  requests  server CPU us/req"
-            "  server CPU %  req/s range"
-        )
-        median: dict[str, Result] = {}
-        for name, runs in results.items():
-            ordered = sorted(runs, key=lambda r: r.rps)
-            r = median[name] = ordered[len(ordered) // 2]
-            spread = f"{ordered[0].rps:.0f}-{ordered[-1].rps:.0f}"
-            us, share = r.cpu_us_per_request, r.cpu_share
-            print(
-                f"{name:<8} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7}"
-                f" {r.requests:>9} {us if us is not None else float('nan'):>18.0f}"
-                f" {share * 100 if share is not None else float('nan'):>13.0f}  {spread}"
-            )
-        print()
-        if "version" in median:
-            ratio = median["orders"].rps / median["version"].rps
-            per_round = [
-                o.rps / v.rps for o, v in zip(results["orders"], results["version"], strict=True)
-            ]
-            verdict = "met" if ratio >= 0.6 else "MISSED"
-            print(
-                f"orders / version (median rounds): {ratio:.2f}  (target >= 0.60: {verdict});"
-                " per round: " + ", ".join(f"{x:.2f}" for x in per_round)
-            )
-            healthz = median["orders"].rps / median["healthz"].rps
-            print(f"orders / healthz (median rounds): {healthz:.2f}")
-            cost_o, cost_v = (
-                median["orders"].cpu_us_per_request,
-                median["version"].cpu_us_per_request,
-            )
-            if cost_o and cost_v:
-                print(
-                    f"server CPU per request, version / orders: {cost_v / cost_o:.2f} (the ratio a"
-                    " CPU-bound server would reach: an order costs"
-                    f" {cost_o / cost_v:.1f}x the trivial request)"
-                )
-        print(
-            f"after the run: {filled} executions on the first page (expected 0);"
-            f" open_order_adjustment {hold} (one $1 hold per resting order)"
-        )
+        report(results, notes)
+        print(f"after the run: {filled} oems executions on the first page (expected 0)")
         if profile is not None:
             print()
-            print_profile(profile, args.profile, median["orders"].requests)
+            print_profile(profile, args.profile, results["oems"][0].requests)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ START_DAY = dt.date(2025, 10, 15)
 SYMBOLS = [f"SYM{i:04d}" for i in range(2000)]
 INSTRUMENT_IDS = {s: uuid.uuid5(uuid.NAMESPACE_URL, f"oems:bench:{s}") for s in SYMBOLS}
 SYMBOLS_PER_ACCOUNT = 8
+TARGET_STALL = 0.050  # seconds the writer may stall for a snapshot
+TARGET_RESTART = 3.0  # seconds a restart may take with 1,000,000 journaled events
 
 
 def weekdays(first: dt.date) -> Iterator[dt.date]:
@@ -185,14 +187,29 @@ def recovered(journal: Journal, notes: list[str] | None = None) -> TradingState:
     return state
 
 
+class Notes(list[str]):
+    """What a timed block appends to its line; `wall` is set when the block ends."""
+
+    wall = 0.0
+
+
 @contextlib.contextmanager
-def timed(label: str) -> Iterator[list[str]]:
+def timed(label: str) -> Iterator[Notes]:
     """Print the wall and CPU time the block took, and the notes it appended."""
-    notes: list[str] = []
+    notes = Notes()
     wall, cpu = time.perf_counter(), time.process_time()
     yield notes
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    notes.wall = wall
     print(f"{label:<46} {wall:7.2f} s wall {cpu:7.2f} s CPU  {' '.join(notes)}", flush=True)
+
+
+def verdict(label: str, seconds: float, target: float) -> None:
+    print(
+        f"target: {label} <= {target * 1e3:,.0f} ms: {seconds * 1e3:,.0f} ms"
+        f" ({'met' if seconds <= target else 'MISSED'})",
+        flush=True,
+    )
 
 
 def describe(state: TradingState) -> None:
@@ -215,8 +232,9 @@ def phase_full(path: Path) -> None:
     with timed(f"full replay of {journal.last_seq:,} events"):
         state = recovered(journal)
     describe(state)
-    with timed("snapshot: pickle (stalls the engine loop)"):
+    with timed("snapshot: pickle (stalls the engine loop)") as stall:
         seq, blob = journal.last_seq, dump_state(state)
+    verdict("the writer's stall for a snapshot", stall.wall, TARGET_STALL)
     with timed("snapshot: write (journal thread)") as notes:
         journal.save_snapshot(seq, blob)
         notes.append(f"{len(blob) / 2**20:.1f} MiB")
@@ -235,6 +253,7 @@ def phase_restart(path: Path) -> None:
     tail = journal.last_seq - journal.snapshot_seq
     with timed(f"restart: snapshot + {tail:,}-event tail") as notes:
         state = recovered(journal, notes)
+    verdict(f"restart with {journal.last_seq:,} journaled events", notes.wall, TARGET_RESTART)
     expected = TradingState()
     with timed("  check: full replay (TradingState.apply)"), collector_paused():
         for event in journal.replay():
