@@ -26,7 +26,8 @@ load is deterministic (seeded). Two ways of driving it:
   queued together, so they form one batch: one journal transaction and one fsync, then the
   futures resolve. This is the server's path without HTTP. It includes the state snapshots the
   writer loop takes every `snapshot_every` events (the server's default unless
-  `--snapshot-every` says otherwise); their pickling and writing time is printed apart.
+  `--snapshot-every` says otherwise): how long the loop stalled for them (the longest against
+  the 50 ms target) and how long their writing took are printed apart.
 * `handlers`: the same commands handed straight to the engine's dispatcher (`Writer.handle`,
   the function the writer loop calls for each command). No asyncio, no journal, no snapshots.
   This measures the engine's own cost per command. The events of each window are then appended
@@ -34,8 +35,9 @@ load is deterministic (seeded). Two ways of driving it:
 
 Each mode prints wall-clock commands/s and commands per CPU second. The CPU figure depends less
 on whatever else the machine runs. The garbage collector's share comes from `gc.callbacks`.
-`--gc freeze` (`gc.freeze()` after the setup) and `--gc off` show the cost with less GC and
-with none.
+The collector is set as the server sets it (`Config.tune_gc`: the heap frozen when the runtime
+starts and before each snapshot, thresholds 50,000/20/100). `--gc freeze` also freezes it after
+the setup, and `--gc off` shows the cost without the collector.
 
 `--profile N` also runs the `handlers` load under cProfile. It prints the cumulative time of the
 engine's main components, then the top N functions by cumulative time and by own time.
@@ -78,6 +80,7 @@ MIX = (("submit", 30), ("replace", 30), ("cancel", 30), ("tick", 10))
 MAX_COMMANDS = 2_000_000
 TARGET_RATE = 50_000  # commands/s over 200,000 commands at a 10,000-order book
 TARGET_SLOWDOWN = 0.10  # the second half of the run at most this much slower than the first
+TARGET_STALL = 0.050  # seconds the writer loop may stall for a state snapshot
 
 
 @dataclass
@@ -217,8 +220,11 @@ async def setup(
         "market_data": "manual",
         "seed": seed,
     }
-    if snapshot_every is not None and "snapshot_every" in {f.name for f in fields(Config)}:
+    names = {f.name for f in fields(Config)}
+    if snapshot_every is not None and "snapshot_every" in names:
         settings["snapshot_every"] = snapshot_every
+    if "tune_gc" in names:
+        settings["tune_gc"] = True  # the collector as the server sets it
     runtime = Runtime(Config(**settings))
     await runtime.start()
     engine = runtime.engine
@@ -282,29 +288,33 @@ def _kind(command: Any) -> str:
 @dataclass
 class SnapshotFigures:
     count: int = 0
-    pickle_seconds: float = 0.0
-    write_seconds: float = 0.0
+    stall_seconds: float = 0.0  # the writer loop waiting for the snapshot to start (the fork)
+    longest_stall: float = 0.0
+    write_seconds: float = 0.0  # the journal thread writing the blob
 
 
 class SnapshotTimer(SnapshotFigures):
-    """Counts and times the writer loop's state snapshots (when the engine takes any): the
-    pickling, on the engine loop, and the write, in the journal thread (awaited by the loop)."""
+    """Counts and times the writer loop's state snapshots (when the engine takes any): what the
+    loop waits for (`Writer.start_snapshot`: the fork, or the whole pickling where the writer
+    pickles in-process) and the blob's write in the journal thread, between two commits."""
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
-        engine, journal = runtime.engine, runtime.journal
-        pickle = getattr(engine, "snapshot", None)
+        writer, journal = runtime.engine.writer, runtime.journal
+        start = getattr(writer, "start_snapshot", None) or getattr(writer, "snapshot", None)
         write = getattr(journal, "save_snapshot", None)
-        if pickle is None or write is None:
+        if start is None or write is None:
             return
 
-        def timed_pickle() -> Any:
+        def timed_start() -> Any:
             started = time.perf_counter()
             try:
-                return pickle()
+                return start()
             finally:
+                spent = time.perf_counter() - started
                 self.count += 1
-                self.pickle_seconds += time.perf_counter() - started
+                self.stall_seconds += spent
+                self.longest_stall = max(self.longest_stall, spent)
 
         def timed_write(*args: Any) -> Any:
             started = time.perf_counter()
@@ -314,7 +324,7 @@ class SnapshotTimer(SnapshotFigures):
                 self.write_seconds += time.perf_counter() - started
 
         # Instance attributes: the writer loop looks both up at each use.
-        engine.snapshot = timed_pickle  # type: ignore[method-assign]
+        setattr(writer, start.__name__, timed_start)
         journal.save_snapshot = timed_write  # type: ignore[method-assign]
 
 
@@ -346,7 +356,7 @@ async def run_execute(load: Load, total: int, window: int, deadline: float) -> O
     outcome.half_commands, outcome.half_seconds = half_commands, half_seconds
     # Figures as of the end of the measured load (the runtime's stop takes one more snapshot).
     outcome.snapshots = SnapshotFigures(
-        snapshots.count, snapshots.pickle_seconds, snapshots.write_seconds
+        snapshots.count, snapshots.stall_seconds, snapshots.longest_stall, snapshots.write_seconds
     )
     return outcome
 
@@ -528,10 +538,11 @@ def report(mode: str, outcome: Outcome, open_orders: int) -> None:
     snaps = outcome.snapshots
     if snaps is not None:
         print(
-            f"          state snapshots taken by the writer loop: {snaps.count}, pickling"
-            f" {snaps.pickle_seconds:.2f} s (on the loop) + writing {snaps.write_seconds:.2f} s"
-            f" (awaited) = {(snaps.pickle_seconds + snaps.write_seconds) / outcome.seconds:.0%}"
-            " of the measured time"
+            f"          state snapshots taken by the writer loop: {snaps.count}; the loop"
+            f" stalled {snaps.stall_seconds:.3f} s in all, longest"
+            f" {snaps.longest_stall * 1e3:.1f} ms (target <= {TARGET_STALL * 1e3:.0f} ms:"
+            f" {'met' if snaps.longest_stall <= TARGET_STALL else 'MISSED'}); writing the blobs"
+            f" {snaps.write_seconds:.2f} s in the journal thread"
         )
     if mode == "handlers":
         for kind, _ in MIX:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import logging
 import signal
 import socket
@@ -63,6 +62,7 @@ def config_from(args: argparse.Namespace) -> Config:
         snapshot_every=args.snapshot_every,
         venue=_venue_settings(args),
         rate_limit=Rate.parse(args.rate_limit) if args.rate_limit else None,
+        tune_gc=True,  # one runtime for the life of the process
     )
 
 
@@ -98,11 +98,6 @@ async def serve(config: Config, sock: socket.socket) -> None:
         raise StartupError(describe_path_error(config.db_path, exc)) from exc
     except JournalError as exc:
         raise StartupError(str(exc)) from exc
-    # The recovered state lives as long as the process: keep the cyclic collector off it, and
-    # collect young objects less often (each full pass over a large state pauses the server).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     app = build_app(runtime)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -14,7 +14,7 @@ from oems.domain.state import TradingState
 from oems.engine.recorder import ActivityRecorder
 from oems.market.clock import Clock
 from oems.store.journal import ActivityRow, Journal, Row, encode_rows
-from oems.store.snapshots import dump_state
+from oems.store.snapshots import ChildDump, dump_state
 
 log = logging.getLogger("oems.engine")
 MAX_BATCH = 512
@@ -56,6 +56,12 @@ class Writer:
         self.recorder: ActivityRecorder | None = None  # set by whoever serves the activity stream
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
+        # Waits for a snapshot's forked child, so the journal thread stays free for commits.
+        self._snapshots = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="snapshot")
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self._dump: ChildDump | None = None  # the snapshot child running, if one is
+        # Called before each snapshot's fork (the runtime freezes the heap out of the collector).
+        self.before_snapshot: Callable[[], None] | None = None
         self._pending: list[ev.Event] = []  # the events of the batch being handled, applied
         self._rows: list[Row] = []  # the same events encoded, ready for the journal
         self._durable: asyncio.Event | None = None  # set while state == journal on disk
@@ -104,9 +110,18 @@ class Writer:
 
     def snapshot(self) -> tuple[int, bytes]:
         """(seq, blob) of the state as of the last journaled event; only between batches."""
+        return self._boundary(), dump_state(self.state)
+
+    def start_snapshot(self) -> tuple[int, ChildDump]:
+        """(seq, dump): the state as of the last journaled event, pickled by a forked child;
+        only between batches. The caller stalls for the fork, not for the pickling."""
+        return self._boundary(), ChildDump(self.state)
+
+    def _boundary(self) -> int:
+        """The journal's last seq, which the state is at between batches; RuntimeError inside one."""
         if self._pending or self.state.events_applied != self.journal.last_seq:
             raise RuntimeError("the state is not at a batch boundary")
-        return self.journal.last_seq, dump_state(self.state)
+        return self.journal.last_seq
 
     async def readable(self) -> None:
         """Wait until the state holds nothing the journal has not made durable yet."""
@@ -121,6 +136,20 @@ class Writer:
         self._durable = asyncio.Event()
         self._durable.set()
         snapshot_seq = self.journal.snapshot_seq  # the last snapshot written or attempted
+        try:
+            await self._run_batches(snapshot_every, snapshot_seq)
+        finally:
+            self._abandon_snapshot()
+
+    def _abandon_snapshot(self) -> None:
+        """Stop the snapshot in progress: kill its child; nothing is written."""
+        if self._dump is not None:
+            self._dump.abandon()
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            self._snapshot_task.cancel()
+
+    async def _run_batches(self, snapshot_every: int, snapshot_seq: int) -> None:
+        assert self._queue is not None and self._durable is not None
         while True:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
@@ -146,12 +175,18 @@ class Writer:
                 # Let the readers that waited for this commit run before the next batch changes
                 # the state again: they read exactly what is on disk.
                 await asyncio.sleep(0)
-            if snapshot_every and self.journal.last_seq - snapshot_seq >= snapshot_every:
+            if (
+                snapshot_every
+                and self.journal.last_seq - snapshot_seq >= snapshot_every
+                and (self._snapshot_task is None or self._snapshot_task.done())
+            ):
                 snapshot_seq = self.journal.last_seq
-                await self._save_snapshot()
+                self._start_background_snapshot()
 
     def close(self) -> None:
-        """Release the journal writer thread."""
+        """Release the journal writer and snapshot threads (a snapshot in progress is dropped)."""
+        self._abandon_snapshot()
+        self._snapshots.shutdown(wait=True)
         self._io.shutdown(wait=True)
 
     def _outcome(self, command: Any, future: asyncio.Future[Any] | None) -> Outcome:
@@ -192,14 +227,33 @@ class Writer:
                 self._on_commit(events, self.journal.last_commit_seconds)
         return True
 
-    async def _save_snapshot(self) -> None:
-        """Pickle here, where state == journal; write in the journal thread, off the loop."""
+    def _start_background_snapshot(self) -> None:
+        """Fork here, where state == journal; the batches go on while the child pickles."""
         try:
-            seq, blob = self.snapshot()
+            if self.before_snapshot is not None:
+                self.before_snapshot()
+            seq, self._dump = self.start_snapshot()
+        except Exception:
+            log.exception("snapshot failed; a restart replays more of the journal")
+            return
+        self._snapshot_task = asyncio.create_task(self._save_snapshot(seq, self._dump))
+
+    async def _save_snapshot(self, seq: int, dump: ChildDump) -> None:
+        """A thread waits for the child's blob; the journal thread writes it between two commits."""
+        try:
             loop = asyncio.get_running_loop()
+            blob = await loop.run_in_executor(self._snapshots, dump.result)
+            self._dump = None
             await loop.run_in_executor(self._io, self.journal.save_snapshot, seq, blob)
         except Exception:
             log.exception("snapshot failed; a restart replays more of the journal")
+        finally:
+            self._dump = None
+
+    async def snapshot_written(self) -> None:
+        """Wait until the snapshot in progress, if any, is written (or has failed)."""
+        if self._snapshot_task is not None:
+            await asyncio.shield(self._snapshot_task)
 
     def _take_activity(self) -> list[ActivityRow]:
         """The recorder's rows for the batch; a recorder that fails loses none of the batch."""

@@ -18,7 +18,10 @@ import dataclasses
 import functools
 import gc
 import hashlib
+import os
 import pickle
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +66,61 @@ def dump_state(state: TradingState) -> bytes:
     """The state as a snapshot blob."""
     with collector_paused():
         return pickle.dumps(state, protocol=_PROTOCOL)
+
+
+class ChildDump:
+    """A state pickled by a forked child, so that the caller stalls only for the fork.
+
+    The child gets a copy-on-write image of the process at the fork: the state exactly as it was
+    then, whatever the parent changes afterwards. It writes the blob into a pipe and exits;
+    `result` (blocking: call it off the event loop) reads it. The cost that stays on the caller
+    is the fork itself (copying the page tables) and, later, a page copy for each page the
+    parent writes to while the child still runs. Where there is no fork, the state is pickled
+    in the constructor, as before.
+    """
+
+    def __init__(self, state: TradingState) -> None:
+        self._blob: bytes | None = None
+        self._pid = 0
+        self._lock = threading.Lock()  # `abandon` never signals a pid that `result` reaped
+        if not hasattr(os, "fork"):
+            self._blob = dump_state(state)
+            return
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: pickle, hand the blob over, exit without any cleanup
+            code = 1
+            try:
+                os.close(read)
+                blob = dump_state(state)
+                with open(write, "wb", closefd=True) as out:
+                    out.write(blob)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self._pid, self._read = pid, read
+
+    def result(self) -> bytes:
+        """The blob, once the child has written it; SnapshotError when the child failed."""
+        if self._blob is not None:
+            return self._blob
+        with open(self._read, "rb", closefd=True) as source:
+            blob = source.read()
+        with self._lock:
+            _, status = os.waitpid(self._pid, 0)
+            self._pid = 0
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise SnapshotError(f"the snapshot child exited with {code}")
+        return blob
+
+    def abandon(self) -> None:
+        """Kill the child if it still runs (`result` then raises SnapshotError)."""
+        with self._lock:
+            if self._pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._pid, signal.SIGKILL)
 
 
 def load_state(blob: bytes, seq: int, into: TradingState) -> None:
