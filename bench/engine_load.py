@@ -451,7 +451,7 @@ COMPONENTS = (
     ("    TradingState.apply", "oems/domain/state.py", "apply"),
     ("    SelfMatchIndex.update", "oems/engine/self_match.py", "update"),
     ("    Venue.applied", "oems/engine/venue.py", "applied"),
-    ("  order snapshots (trading.snapshot)", "oems/engine/trading.py", "snapshot"),
+    ("  order copies (trading.order_copy)", "oems/engine/trading.py", "order_copy"),
     ("  dataclasses.replace (all callers)", "dataclasses.py", "replace"),
     ("  Context.quote", "oems/engine/context.py", "quote"),
     ("  TradingCalendar.session_at", "oems/market/calendar.py", "session_at"),

@@ -488,7 +488,7 @@ COMPONENTS = (
     ("    RunDue: evaluate_all", "oems/engine/venue.py", "evaluate_all"),
     ("  event apply (Engine._apply)", "oems/engine/engine.py", "_apply"),
     ("    SelfMatchIndex.update", "oems/engine/self_match.py", "update"),
-    ("  order snapshots (dataclasses.replace)", "oems/engine/trading.py", "snapshot"),
+    ("  order copies (trading.order_copy)", "oems/engine/trading.py", "order_copy"),
     ("  hand-off to the journal thread", "asyncio/base_events.py", "run_in_executor"),
 )
 
