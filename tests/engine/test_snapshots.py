@@ -21,6 +21,7 @@ from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
 from oems.domain.orders import OrderRequest
 from oems.domain.state import TradingState
+from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
@@ -213,11 +214,13 @@ def test_snapshot_taken_on_stop_is_used_on_next_start(tmp_path: Path, replays: l
                 aapl.symbol,
                 aapl.instrument_type,
                 aapl.is_fractionable,
-                o.BUY,
-                order_type,
-                tif,
-                Decimal(quantity),
-                limit_price=Decimal(limit) if limit else None,
+                OrderTerms(
+                    side=o.BUY,
+                    order_type=order_type,
+                    time_in_force=tif,
+                    quantity=Decimal(quantity),
+                    limit_price=Decimal(limit) if limit else None,
+                ),
             )
 
         await execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 from tests.support.trading_engine import MASTER, Desk, make_engine, request, run
 
@@ -13,6 +14,7 @@ from oems.domain.errors import InvalidRequest
 from oems.domain.order_rules import validate_strategy
 from oems.domain.orders import LegRequest, StrategyRequest
 from oems.domain.strategies import Leg, max_loss, required_level
+from oems.domain.terms import OrderTerms
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
 
@@ -46,10 +48,13 @@ def butterfly(limit: str | None = "2.00", quantity: str = "1") -> StrategyReques
             leg(CALLS[D(280)], o.SELL, 2),
             leg(CALLS[D(290)], o.BUY),
         ),
-        order_type=o.LIMIT if limit else o.MARKET,
-        time_in_force=o.DAY,
-        quantity=D(quantity),
-        limit_price=D(limit) if limit else None,
+        terms=OrderTerms(
+            side=o.BUY,
+            order_type=o.LIMIT if limit else o.MARKET,
+            time_in_force=o.DAY,
+            quantity=D(quantity),
+            limit_price=D(limit) if limit else None,
+        ),
     )
 
 
@@ -64,27 +69,40 @@ def test_max_loss_and_levels_of_common_strategies() -> None:
     credit_spread = as_legs(
         StrategyRequest(
             (leg(CALLS[D(280)], o.SELL), leg(CALLS[D(290)], o.BUY)),
-            o.LIMIT,
-            o.DAY,
-            D(1),
-            D("-3.00"),
+            OrderTerms(
+                side=o.BUY,
+                order_type=o.LIMIT,
+                time_in_force=o.DAY,
+                quantity=D(1),
+                limit_price=D("-3.00"),
+            ),
         )
     )
     assert max_loss(credit_spread, D("-3.00")) == D(700)  # width 1000 less the 300 credit
     naked = as_legs(
         StrategyRequest(
             (leg(CALLS[D(280)], o.SELL, 2), leg(CALLS[D(290)], o.BUY)),
-            o.LIMIT,
-            o.DAY,
-            D(1),
-            D("-5.00"),
+            OrderTerms(
+                side=o.BUY,
+                order_type=o.LIMIT,
+                time_in_force=o.DAY,
+                quantity=D(1),
+                limit_price=D("-5.00"),
+            ),
         )
     )
     assert max_loss(naked, D("-5.00")) is None
     assert required_level(naked, False) == 4
     buy_write = as_legs(
         StrategyRequest(
-            (leg("AAPL", o.BUY, 100), leg(CALLS[D(290)], o.SELL)), o.LIMIT, o.DAY, D(1), D("280.00")
+            (leg("AAPL", o.BUY, 100), leg(CALLS[D(290)], o.SELL)),
+            OrderTerms(
+                side=o.BUY,
+                order_type=o.LIMIT,
+                time_in_force=o.DAY,
+                quantity=D(1),
+                limit_price=D("280.00"),
+            ),
         )
     )
     assert required_level(buy_write, max_loss(buy_write, D("280.00")) is not None) == 1
@@ -108,7 +126,13 @@ def test_max_loss_and_levels_of_common_strategies() -> None:
 def test_strategy_validation_names_the_field(change: dict[str, object], field: str) -> None:
     import dataclasses
 
-    bad = dataclasses.replace(butterfly(), **change)  # type: ignore[arg-type]
+    fly = butterfly()
+    terms = {k: change.pop(k) for k in list(change) if k in OrderTerms.__struct_fields__}
+    bad = dataclasses.replace(
+        fly,
+        terms=msgspec.structs.replace(fly.terms, **terms),  # type: ignore[arg-type]
+        **change,  # type: ignore[arg-type]
+    )
     with pytest.raises(InvalidRequest) as refused:
         validate_strategy(bad, 0)
     assert refused.value.message.startswith(f"[0].{field}: ")
@@ -250,10 +274,13 @@ def test_a_credit_spread_needs_its_width_less_the_credit_not_naked_margin(tmp_pa
         account = await desk.account("MARGIN", "1000000", 3)
         spread = StrategyRequest(
             (leg(CALLS[D(280)], o.SELL), leg(CALLS[D(290)], o.BUY)),
-            o.LIMIT,
-            o.DAY,
-            D(1),
-            D("-3.00"),
+            OrderTerms(
+                side=o.BUY,
+                order_type=o.LIMIT,
+                time_in_force=o.DAY,
+                quantity=D(1),
+                limit_price=D("-3.00"),
+            ),
         )
         (order,) = await desk.submit(account, spread)
         assert order.status == o.FILLED and order.average_fill_price == D("-3.00")

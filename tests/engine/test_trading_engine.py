@@ -256,7 +256,7 @@ def test_replace_changes_price_and_quantity_never_below_filled(tmp_path: Path) -
         assert pending.status == o.PENDING_REPLACE
         await desk.settle()
         assert order.status == o.PARTIALLY_FILLED
-        assert order.quantity == 60 and order.limit_price == D("99.00")
+        assert order.terms.quantity == 60 and order.terms.limit_price == D("99.00")
         assert order.leaves_quantity == 20
 
     run(make_engine(tmp_path / "j.db"), body)
@@ -479,11 +479,11 @@ def _check_invariants(engine: Engine, account: int) -> None:
     hold = D(0)
     for order in state.orders.values():
         assert order.filled_quantity == by_order.get(order.id, D(0))
-        assert order.filled_quantity <= order.quantity
+        assert order.filled_quantity <= order.terms.quantity
         if order.is_open:
-            assert order.filled_quantity + order.leaves_quantity == order.quantity
+            assert order.filled_quantity + order.leaves_quantity == order.terms.quantity
             assert order.id in state.open_orders[account]
-            leaves = order.quantity - order.filled_quantity
+            leaves = order.terms.quantity - order.filled_quantity
             if order.closes_position:
                 held[order.instrument_id] = held.get(order.instrument_id, D(0)) + leaves
             else:

@@ -38,11 +38,11 @@ def summarize(state: TradingState) -> dict[str, Any]:
         "orders": {
             str(order.id): [
                 order.status,
-                order.order_type,
-                str(order.quantity),
+                order.terms.order_type,
+                str(order.terms.quantity),
                 str(order.filled_quantity),
                 str(order.average_fill_price),
-                str(order.limit_price),
+                str(order.terms.limit_price),
             ]
             for order in state.orders.values()
         },

@@ -12,6 +12,7 @@ from typing import Any
 from oems.domain import orders as o
 from oems.domain.orders import Order, OrderRequest
 from oems.domain.state import TradingState
+from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
@@ -73,21 +74,23 @@ def request(
     """An order request for `symbol`."""
     instrument = MASTER.resolve(symbol)
     assert instrument is not None
+    client_order_id = kw.pop("client_order_id", None)
     return OrderRequest(
         instrument_id=instrument.id,
         symbol=instrument.symbol,
         instrument_type=instrument.instrument_type,
         is_fractionable=instrument.is_fractionable,
-        side=side,
-        order_type=order_type,
-        time_in_force=kw.pop("time_in_force", o.DAY),
-        quantity=Decimal(quantity),
-        **{
-            k: Decimal(v)
-            if isinstance(v, str) and k != "trailing_offset_type" and k != "client_order_id"
-            else v
-            for k, v in kw.items()
-        },
+        terms=OrderTerms(
+            side=side,
+            order_type=order_type,
+            time_in_force=kw.pop("time_in_force", o.DAY),
+            quantity=Decimal(quantity),
+            **{
+                k: Decimal(v) if isinstance(v, str) and k != "trailing_offset_type" else v
+                for k, v in kw.items()
+            },
+        ),
+        client_order_id=client_order_id,
     )
 
 
@@ -144,7 +147,13 @@ def picture(engine: Engine) -> dict[str, object]:
     state = engine.state
     return {
         "orders": {
-            str(k): (v.status, v.filled_quantity, v.filled_notional, v.quantity, v.hold_per_unit)
+            str(k): (
+                v.status,
+                v.filled_quantity,
+                v.filled_notional,
+                v.terms.quantity,
+                v.hold_per_unit,
+            )
             for k, v in state.orders.items()
         },
         "positions": {

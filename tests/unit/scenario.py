@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from oems.domain import events as ev
 from oems.domain import orders as o
+from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 
 T0 = parse_iso("2025-10-15T14:30:00Z")  # a Wednesday, 10:30 US/Eastern
@@ -51,11 +52,13 @@ def limit_buy(quantity: str, limit: str, order_id: uuid.UUID = ORDER) -> ev.Orde
         underlying_instrument_id=None,
         multiplier=Decimal(1),
         venue="SIM",
-        side=o.BUY,
-        order_type=o.LIMIT,
-        time_in_force=o.DAY,
-        quantity=Decimal(quantity),
-        limit_price=Decimal(limit),
+        terms=OrderTerms(
+            side=o.BUY,
+            order_type=o.LIMIT,
+            time_in_force=o.DAY,
+            quantity=Decimal(quantity),
+            limit_price=Decimal(limit),
+        ),
         hold_per_unit=Decimal(limit),
     )
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
 from oems.domain.order_rules import INVALID_TICK_SIZE, tick_for, validate_order
 from oems.domain.orders import OrderRequest
+from oems.domain.terms import OrderTerms
 
 D = Decimal
 # The price terms each order type needs (README, "Prices and sizes"; the contract's order types).
@@ -39,18 +40,17 @@ ANY_TERM = {
 
 def order(order_type: str = o.LIMIT, **changes: Any) -> OrderRequest:
     """A valid regular-hours DAY BUY of 10 shares of a fractionable stock, then `changes`."""
-    base = OrderRequest(
-        instrument_id=uuid.UUID(int=1),
-        symbol="AAPL",
-        instrument_type="COMMON_STOCK",
-        is_fractionable=True,
-        side=o.BUY,
-        order_type=order_type,
-        time_in_force=o.DAY,
-        quantity=D(10),
-        **NEEDS[order_type],
+    terms = OrderTerms(
+        side=o.BUY, order_type=order_type, time_in_force=o.DAY, quantity=D(10), **NEEDS[order_type]
     )
-    return dataclasses.replace(base, **changes)
+    own: dict[str, Any] = {
+        "instrument_id": uuid.UUID(int=1),
+        "symbol": "AAPL",
+        "instrument_type": "COMMON_STOCK",
+        "is_fractionable": True,
+    }
+    own.update({k: changes.pop(k) for k in list(changes) if k not in OrderTerms.__struct_fields__})
+    return OrderRequest(terms=msgspec.structs.replace(terms, **changes), **own)
 
 
 def option(order_type: str = o.LIMIT, **changes: Any) -> OrderRequest:

@@ -49,7 +49,7 @@ def test_planning_a_submit_emits_nothing_and_applying_it_accepts_every_order() -
     )
     events_before = engine.state.events_applied
     planned = trading.plan_submit(engine.ctx, engine.self_match, submit)
-    assert [e.quantity for e in planned] == [Decimal(10), Decimal(5)]
+    assert [e.terms.quantity for e in planned] == [Decimal(10), Decimal(5)]
     assert engine.state.events_applied == events_before
     assert not engine.state.open_orders.get(account)
     orders = commit(engine, submit)

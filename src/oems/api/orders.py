@@ -22,6 +22,7 @@ from oems.domain.errors import InvalidRequest, NotFound, OemsError
 from oems.domain.instruments import SECURITY_TYPES, Instrument
 from oems.domain.order_rules import order_error, validate_order, validate_strategy
 from oems.domain.orders import (
+    BUY,
     ORDER_TYPES,
     SIDES,
     LegRequest,
@@ -29,6 +30,7 @@ from oems.domain.orders import (
     OrderRequest,
     StrategyRequest,
 )
+from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 
@@ -54,37 +56,52 @@ ORDER_STATUSES = (
 MAX_ORDERS_PER_REQUEST = 1000
 
 
-class NewOrderBody(msgspec.Struct):
-    """The contract's `NewOrderRequest`, as it comes over the wire."""
+Side = Literal["BUY", "SELL", "SELL_SHORT", "OTHER"]
+OrderTypeName = Literal[
+    "MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "TRAILING_STOP_LIMIT"
+]
+TimeInForceName = Literal[
+    "DAY",
+    "GOOD_TILL_CANCEL",
+    "IMMEDIATE_OR_CANCEL",
+    "FILL_OR_KILL",
+    "GOOD_TILL_DATE",
+    "AT_THE_OPENING",
+    "AT_THE_CLOSE",
+    "GOOD_TILL_CROSSING",
+    "GOOD_THROUGH_CROSSING",
+    "AT_CROSSING",
+]
 
-    side: Literal["BUY", "SELL", "SELL_SHORT", "OTHER"]
-    quantity: str
-    order_type: Literal[
-        "MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "TRAILING_STOP_LIMIT"
-    ]
-    time_in_force: Literal[
-        "DAY",
-        "GOOD_TILL_CANCEL",
-        "IMMEDIATE_OR_CANCEL",
-        "FILL_OR_KILL",
-        "GOOD_TILL_DATE",
-        "AT_THE_OPENING",
-        "AT_THE_CLOSE",
-        "GOOD_TILL_CROSSING",
-        "GOOD_THROUGH_CROSSING",
-        "AT_CROSSING",
-    ]
-    id: str | None = None
-    symbol: str | None = None
-    instrument_id: str | None = None
-    instrument_type: str | None = None
+
+class _PriceTerms(msgspec.Struct, kw_only=True):
+    """The price terms an order body and a replace body share, as the wire writes them."""
+
     limit_price: str | None = None
     stop_price: str | None = None
     trailing_offset: str | None = None
     trailing_offset_type: Literal["PRICE", "BPS"] | None = None
     limit_offset: str | None = None
+
+
+class _OrderBodyTerms(_PriceTerms, kw_only=True):
+    """What both order bodies may carry beside side, quantity, type and time in force."""
+
+    id: str | None = None
+    symbol: str | None = None
+    instrument_id: str | None = None
+    instrument_type: str | None = None
     expires_at: str | None = None
     extended_hours: bool | None = None
+
+
+class NewOrderBody(_OrderBodyTerms, kw_only=True):
+    """The contract's `NewOrderRequest`, as it comes over the wire."""
+
+    side: Side
+    quantity: str
+    order_type: OrderTypeName
+    time_in_force: TimeInForceName
 
 
 class LegBody(msgspec.Struct):
@@ -98,56 +115,23 @@ class LegBody(msgspec.Struct):
     position_effect: Literal["OPEN", "CLOSE"] | None = None
 
 
-class AnyOrderBody(msgspec.Struct):
+class AnyOrderBody(_OrderBodyTerms, kw_only=True):
     """Either request shape, every field optional: the slow path for batches with strategies."""
 
     legs: list[LegBody] | None = None
-    side: Literal["BUY", "SELL", "SELL_SHORT", "OTHER"] | None = None
+    side: Side | None = None
     quantity: str | None = None
-    order_type: (
-        Literal["MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP", "TRAILING_STOP_LIMIT"]
-        | None
-    ) = None
-    time_in_force: (
-        Literal[
-            "DAY",
-            "GOOD_TILL_CANCEL",
-            "IMMEDIATE_OR_CANCEL",
-            "FILL_OR_KILL",
-            "GOOD_TILL_DATE",
-            "AT_THE_OPENING",
-            "AT_THE_CLOSE",
-            "GOOD_TILL_CROSSING",
-            "GOOD_THROUGH_CROSSING",
-            "AT_CROSSING",
-        ]
-        | None
-    ) = None
-    id: str | None = None
-    symbol: str | None = None
-    instrument_id: str | None = None
-    instrument_type: str | None = None
-    limit_price: str | None = None
-    stop_price: str | None = None
-    trailing_offset: str | None = None
-    trailing_offset_type: Literal["PRICE", "BPS"] | None = None
-    limit_offset: str | None = None
-    expires_at: str | None = None
-    extended_hours: bool | None = None
+    order_type: OrderTypeName | None = None
+    time_in_force: TimeInForceName | None = None
 
 
 _REQUIRED_SINGLE = ("side", "quantity", "order_type", "time_in_force")
 
 
-class ReplaceBody(msgspec.Struct):
+class ReplaceBody(_PriceTerms, kw_only=True):
     """The contract's `ReplaceOrderRequest`."""
 
     quantity: str | None = None
-    limit_price: str | None = None
-    stop_price: str | None = None
-    trailing_offset: str | None = None
-    trailing_offset_type: Literal["PRICE", "BPS"] | None = None
-    limit_offset: str | None = None
 
 
 _DECIMAL_FIELDS = {
@@ -218,18 +202,16 @@ def _order_request(call: Call, raw: bytes, index: int, body: NewOrderBody) -> Or
         symbol=instrument.symbol,
         instrument_type=instrument.instrument_type,
         is_fractionable=instrument.is_fractionable,
-        side=body.side,
-        order_type=body.order_type,
-        time_in_force=body.time_in_force,
-        quantity=numbers["quantity"],
+        terms=OrderTerms(
+            side=body.side,
+            order_type=body.order_type,
+            time_in_force=body.time_in_force,
+            trailing_offset_type=body.trailing_offset_type,
+            expires_ns=expires_ns,
+            extended_hours=body.extended_hours,
+            **numbers,
+        ),
         client_order_id=body.id,
-        limit_price=numbers["limit_price"],
-        stop_price=numbers["stop_price"],
-        trailing_offset=numbers["trailing_offset"],
-        trailing_offset_type=body.trailing_offset_type,
-        limit_offset=numbers["limit_offset"],
-        expires_ns=expires_ns,
-        extended_hours=body.extended_hours,
     )
 
 
@@ -294,12 +276,15 @@ def _strategy_request(call: Call, raw: bytes, index: int, body: AnyOrderBody) ->
     assert quantity is not None
     return StrategyRequest(
         legs=tuple(legs),
-        order_type=body.order_type,
-        time_in_force=body.time_in_force,
-        quantity=quantity,
-        limit_price=numbers["limit_price"],
+        terms=OrderTerms(
+            side=BUY,  # until accepted: a package at a credit is accepted as a SELL
+            order_type=body.order_type,
+            time_in_force=body.time_in_force,
+            quantity=quantity,
+            limit_price=numbers["limit_price"],
+            expires_ns=expires_ns,
+        ),
         client_order_id=body.id,
-        expires_ns=expires_ns,
     )
 
 
@@ -390,8 +375,8 @@ def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order]
             and (refs is None or str(order.id) in refs or order.client_order_id in refs)
             and (start is None or order.created_ns >= start)
             and (end is None or order.created_ns <= end)
-            and (side is None or order.side == side)
-            and (order_type is None or order.order_type == order_type)
+            and (side is None or order.terms.side == side)
+            and (order_type is None or order.terms.order_type == order_type)
         )
 
     return matches

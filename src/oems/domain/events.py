@@ -9,6 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from oems.domain.scenarios import ScenarioTerms
+from oems.domain.terms import LegTerms, OrderTerms
 
 
 class Event(msgspec.Struct, tag=True, frozen=True, kw_only=True):
@@ -113,21 +114,6 @@ class TradingDayStarted(Event, frozen=True):
     sod: dict[int, StartOfDayFigures] = {}  # account id -> its start-of-day figures
 
 
-class LegTerms(msgspec.Struct, frozen=True):
-    """One leg of a strategy order as accepted."""
-
-    instrument_id: uuid.UUID
-    symbol: str
-    instrument_type: str
-    side: str
-    ratio: int
-    multiplier: Decimal
-    contract_type: str | None = None
-    strike: Decimal | None = None
-    client_leg_id: str | None = None
-    position_effect: str | None = None
-
-
 class OrderAccepted(Event, frozen=True):
     """An order passed validation and risk: it exists, in PENDING_NEW."""
 
@@ -140,17 +126,7 @@ class OrderAccepted(Event, frozen=True):
     underlying_instrument_id: uuid.UUID | None
     multiplier: Decimal
     venue: str
-    side: str
-    order_type: str
-    time_in_force: str
-    quantity: Decimal
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    trailing_offset: Decimal | None = None
-    trailing_offset_type: str | None = None
-    limit_offset: Decimal | None = None
-    expires_ns: int | None = None
-    extended_hours: bool | None = None
+    terms: OrderTerms
     closes_position: bool = False
     hold_per_unit: Decimal = Decimal(0)
     venue_due_ns: int | None = None
@@ -475,6 +451,27 @@ def encode_event(event: Event) -> bytes:
 
 
 def decode_event(data: bytes) -> Event:
-    """The event a journal record holds."""
-    event: Event = _decoder.decode(data)
+    """The event a journal record holds (also in the forms older versions wrote)."""
+    try:
+        event: Event = _decoder.decode(data)
+    except msgspec.ValidationError:
+        upgraded = _upgraded(data)
+        if upgraded is None:
+            raise
+        event = _decoder.decode(upgraded)
     return event
+
+
+_TERMS_FIELDS = OrderTerms.__struct_fields__
+
+
+def _upgraded(data: bytes) -> bytes | None:
+    """An event written before its current form, rewritten in it; None when it is not one.
+
+    Until 2026-12 `OrderAccepted` carried the order's terms as flat fields; they are `terms` now.
+    """
+    record = msgspec.msgpack.decode(data)
+    if not isinstance(record, dict) or record.get("type") != "OrderAccepted" or "terms" in record:
+        return None
+    record["terms"] = {name: record.pop(name) for name in _TERMS_FIELDS if name in record}
+    return msgspec.msgpack.encode(record)

@@ -63,57 +63,63 @@ def _require(index: int, field: str, value: object, needed: bool, order_type: st
 def validate_order(request: OrderRequest, index: int) -> None:  # noqa: C901
     """Raise a 400 naming `[index].field` for the first rule the request breaks."""
     r = request
-    kind = r.order_type
-    if r.quantity <= 0:
+    kind = r.terms.order_type
+    if r.terms.quantity <= 0:
         raise order_error(index, "quantity", "quantity must be greater than zero")
-    whole = r.quantity == r.quantity.to_integral_value()
+    whole = r.terms.quantity == r.terms.quantity.to_integral_value()
     if r.instrument_type == "OPTION" and not whole:
         raise order_error(index, "quantity", "options trade in whole contracts")
     if not whole:
         if not r.is_fractionable:
             raise order_error(index, "quantity", f"{r.symbol} is not fractionable")
-        if kind not in (o.MARKET, o.LIMIT) or r.time_in_force != o.DAY or r.extended_hours:
+        if (
+            kind not in (o.MARKET, o.LIMIT)
+            or r.terms.time_in_force != o.DAY
+            or r.terms.extended_hours
+        ):
             raise order_error(
                 index,
                 "quantity",
                 "fractional quantities are accepted only for regular-hours DAY MARKET or LIMIT orders",
             )
-    _require(index, "limit_price", r.limit_price, kind in (o.LIMIT, o.STOP_LIMIT), kind)
-    _require(index, "stop_price", r.stop_price, kind in o.STOP_TYPES, kind)
-    _require(index, "trailing_offset", r.trailing_offset, kind in o.TRAILING_TYPES, kind)
-    _require(index, "trailing_offset_type", r.trailing_offset_type, kind in o.TRAILING_TYPES, kind)
-    _require(index, "limit_offset", r.limit_offset, kind == o.TRAILING_STOP_LIMIT, kind)
+    _require(index, "limit_price", r.terms.limit_price, kind in (o.LIMIT, o.STOP_LIMIT), kind)
+    _require(index, "stop_price", r.terms.stop_price, kind in o.STOP_TYPES, kind)
+    _require(index, "trailing_offset", r.terms.trailing_offset, kind in o.TRAILING_TYPES, kind)
+    _require(
+        index, "trailing_offset_type", r.terms.trailing_offset_type, kind in o.TRAILING_TYPES, kind
+    )
+    _require(index, "limit_offset", r.terms.limit_offset, kind == o.TRAILING_STOP_LIMIT, kind)
     for field in ("limit_price", "stop_price"):
-        price = getattr(r, field)
+        price = getattr(r.terms, field)
         if price is not None:
             if price <= 0:
                 raise order_error(index, field, f"{field} must be greater than zero")
             check_tick(index, field, price)
-    if r.trailing_offset is not None:
-        if r.trailing_offset <= 0:
+    if r.terms.trailing_offset is not None:
+        if r.terms.trailing_offset <= 0:
             raise order_error(index, "trailing_offset", "trailing_offset must be greater than zero")
-        if r.trailing_offset_type == o.BPS:
+        if r.terms.trailing_offset_type == o.BPS:
             if (
-                r.trailing_offset >= MAX_BPS
-                or r.trailing_offset != r.trailing_offset.to_integral_value()
+                r.terms.trailing_offset >= MAX_BPS
+                or r.terms.trailing_offset != r.terms.trailing_offset.to_integral_value()
             ):
                 raise order_error(
                     index, "trailing_offset", "a BPS offset is a whole number below 10000"
                 )
         else:
-            check_tick(index, "trailing_offset", r.trailing_offset)
-    if r.limit_offset is not None:
-        check_tick(index, "limit_offset", r.limit_offset)
-    tif = r.time_in_force
-    if tif == o.GTD and r.expires_ns is None:
+            check_tick(index, "trailing_offset", r.terms.trailing_offset)
+    if r.terms.limit_offset is not None:
+        check_tick(index, "limit_offset", r.terms.limit_offset)
+    tif = r.terms.time_in_force
+    if tif == o.GTD and r.terms.expires_ns is None:
         raise order_error(index, "expires_at", "expires_at is required for GOOD_TILL_DATE orders")
-    if tif != o.GTD and r.expires_ns is not None:
+    if tif != o.GTD and r.terms.expires_ns is not None:
         raise order_error(
             index, "expires_at", "expires_at is allowed only for GOOD_TILL_DATE orders"
         )
     if tif in (o.IOC, o.FOK, *o.AUCTION_ONLY, o.GTC_THROUGH) and kind not in (o.MARKET, o.LIMIT):
         raise order_error(index, "time_in_force", f"{tif} accepts only MARKET or LIMIT orders")
-    if r.extended_hours:
+    if r.terms.extended_hours:
         if r.instrument_type == "OPTION":
             raise order_error(index, "extended_hours", "options trade in regular hours only")
         if kind != o.LIMIT:
@@ -122,7 +128,7 @@ def validate_order(request: OrderRequest, index: int) -> None:  # noqa: C901
             raise order_error(
                 index, "extended_hours", f"extended hours do not apply to {tif} orders"
             )
-    if r.side == o.SELL_SHORT and r.instrument_type == "OPTION":
+    if r.terms.side == o.SELL_SHORT and r.instrument_type == "OPTION":
         raise order_error(index, "side", "options are sold with SELL, not SELL_SHORT")
 
 
@@ -136,19 +142,19 @@ def validate_strategy(request: StrategyRequest, index: int) -> None:  # noqa: C9
     r = request
     if not MIN_LEGS <= len(r.legs) <= MAX_LEGS:
         raise order_error(index, "legs", f"a strategy has {MIN_LEGS} to {MAX_LEGS} legs")
-    if r.order_type not in (o.MARKET, o.LIMIT):
+    if r.terms.order_type not in (o.MARKET, o.LIMIT):
         raise order_error(index, "order_type", "strategy orders are MARKET or LIMIT")
-    if r.time_in_force not in STRATEGY_TIMES_IN_FORCE:
+    if r.terms.time_in_force not in STRATEGY_TIMES_IN_FORCE:
         raise order_error(
-            index, "time_in_force", f"{r.time_in_force} does not apply to strategy orders"
+            index, "time_in_force", f"{r.terms.time_in_force} does not apply to strategy orders"
         )
-    if r.order_type == o.MARKET and r.limit_price is not None:
+    if r.terms.order_type == o.MARKET and r.terms.limit_price is not None:
         raise order_error(index, "limit_price", "limit_price is not allowed for MARKET orders")
-    if r.limit_price is not None:
-        check_tick(index, "limit_price", r.limit_price)
-    if r.quantity <= 0 or r.quantity != r.quantity.to_integral_value():
+    if r.terms.limit_price is not None:
+        check_tick(index, "limit_price", r.terms.limit_price)
+    if r.terms.quantity <= 0 or r.terms.quantity != r.terms.quantity.to_integral_value():
         raise order_error(index, "quantity", "a strategy quantity is a positive whole number")
-    if (r.time_in_force == o.GTD) != (r.expires_ns is not None):
+    if (r.terms.time_in_force == o.GTD) != (r.terms.expires_ns is not None):
         raise order_error(
             index, "expires_at", "expires_at is required for and only for GOOD_TILL_DATE"
         )

@@ -6,7 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import msgspec
+
 from oems.domain.strategies import Leg, net_price
+from oems.domain.terms import LegTerms, OrderTerms, leg_terms
 
 ZERO = Decimal(0)
 
@@ -123,19 +126,9 @@ class Order:
     underlying_instrument_id: uuid.UUID | None
     multiplier: Decimal
     venue: str
-    side: str
-    order_type: str
-    time_in_force: str
-    quantity: Decimal
+    terms: OrderTerms
     created_ns: int
     updated_ns: int
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    trailing_offset: Decimal | None = None
-    trailing_offset_type: str | None = None
-    limit_offset: Decimal | None = None
-    expires_ns: int | None = None  # GOOD_TILL_DATE as requested
-    extended_hours: bool | None = None
     closes_position: bool = False  # sells a long or buys back a short: it holds position quantity
     hold_per_unit: Decimal = ZERO  # buying power each unit of leaves quantity holds (money)
     status: str = PENDING_NEW
@@ -184,7 +177,7 @@ class Order:
     @property
     def leaves_quantity(self) -> Decimal:
         """What is still working: zero once the order is done."""
-        return self.quantity - self.filled_quantity if self.is_open else ZERO
+        return self.terms.quantity - self.filled_quantity if self.is_open else ZERO
 
     @property
     def average_fill_price(self) -> Decimal | None:
@@ -204,19 +197,19 @@ class Order:
     @property
     def is_buy(self) -> bool:
         """True for buys (including buys to cover)."""
-        return self.side == BUY
+        return self.terms.side == BUY
 
     @property
     def working_limit(self) -> Decimal | None:
         """The limit the venue works the order at now: stop-limit and trailing limits included."""
-        if self.order_type == TRAILING_STOP_LIMIT:
+        if self.terms.order_type == TRAILING_STOP_LIMIT:
             return self.trailing_limit_px
-        return self.limit_price
+        return self.terms.limit_price
 
     @property
     def waits_for_trigger(self) -> bool:
         """True for a stop or trailing order whose trigger has not been reached."""
-        return self.order_type in (*STOP_TYPES, *TRAILING_TYPES) and not self.triggered
+        return self.terms.order_type in (*STOP_TYPES, *TRAILING_TYPES) and not self.triggered
 
 
 def side_sign(side: str) -> int:
@@ -232,50 +225,18 @@ class OrderRequest:
     symbol: str
     instrument_type: str
     is_fractionable: bool
-    side: str
-    order_type: str
-    time_in_force: str
-    quantity: Decimal
+    terms: OrderTerms
     client_order_id: str | None = None
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    trailing_offset: Decimal | None = None
-    trailing_offset_type: str | None = None
-    limit_offset: Decimal | None = None
-    expires_ns: int | None = None
-    extended_hours: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LegRequest:
+class LegRequest(LegTerms, frozen=True, kw_only=True):
     """One leg of a strategy as a caller asked for it, its instrument resolved."""
 
-    instrument_id: uuid.UUID
-    symbol: str
-    instrument_type: str
-    multiplier: Decimal
-    underlying_instrument_id: uuid.UUID | None  # None for a stock leg
-    contract_type: str | None
-    strike: Decimal | None
-    side: str
-    ratio: int
-    client_leg_id: str | None = None
-    position_effect: str | None = None
+    underlying_instrument_id: uuid.UUID | None = None  # None for a stock leg
 
     def as_leg(self) -> Leg:
         """The leg as a strategy order holds it (nothing filled yet)."""
-        return Leg(
-            instrument_id=self.instrument_id,
-            symbol=self.symbol,
-            instrument_type=self.instrument_type,
-            side=self.side,
-            ratio=self.ratio,
-            multiplier=self.multiplier,
-            contract_type=self.contract_type,
-            strike=self.strike,
-            client_leg_id=self.client_leg_id,
-            position_effect=self.position_effect,
-        )
+        return Leg(**msgspec.structs.asdict(leg_terms(self)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,10 +244,5 @@ class StrategyRequest:
     """A multi-leg strategy order: 2 to 4 legs on one underlier, priced as a net package."""
 
     legs: tuple[LegRequest, ...]
-    order_type: str
-    time_in_force: str
-    quantity: Decimal
-    limit_price: Decimal | None = None
+    terms: OrderTerms
     client_order_id: str | None = None
-    expires_ns: int | None = None
-    extended_hours: bool | None = None  # always None: strategies trade in regular hours

@@ -56,10 +56,10 @@ class ScenarioTerms(msgspec.Struct, frozen=True, kw_only=True):
             order.legs is None
             and (self.account_id is None or order.account_id == self.account_id)
             and (self.symbol is None or order.symbol == self.symbol)
-            and (self.side is None or order.side == self.side)
-            and (self.order_type is None or order.order_type == self.order_type)
-            and (self.min_quantity is None or order.quantity >= self.min_quantity)
-            and (self.max_quantity is None or order.quantity <= self.max_quantity)
+            and (self.side is None or order.terms.side == self.side)
+            and (self.order_type is None or order.terms.order_type == self.order_type)
+            and (self.min_quantity is None or order.terms.quantity >= self.min_quantity)
+            and (self.max_quantity is None or order.terms.quantity <= self.max_quantity)
             and (
                 self.client_id_prefix is None
                 or (order.client_order_id or "").startswith(self.client_id_prefix)

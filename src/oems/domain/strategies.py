@@ -13,29 +13,18 @@ Conventions (the README repeats them):
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
+
+from oems.domain.terms import LegTerms
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-@dataclass(slots=True)
-class Leg:
+class Leg(LegTerms, frozen=False, kw_only=True):  # type: ignore[misc]  # msgspec allows it
     """One leg of a strategy order and what of it has filled."""
 
-    instrument_id: uuid.UUID
-    symbol: str
-    instrument_type: str
-    side: str
-    ratio: int
-    multiplier: Decimal
-    contract_type: str | None = None  # CALL | PUT for options
-    strike: Decimal | None = None
-    client_leg_id: str | None = None
-    position_effect: str | None = None
     filled_quantity: Decimal = ZERO
     filled_notional: Decimal = ZERO
 

@@ -89,7 +89,7 @@ class Books:
 
     def book_for(self, order: Order) -> Book:
         """The book the order works in: its instrument's, regular or extended hours."""
-        key = (order.instrument_id, bool(order.extended_hours))
+        key = (order.instrument_id, bool(order.terms.extended_hours))
         book = self.by_instrument.get(key)
         if book is None:
             book = self.by_instrument[key] = Book()
@@ -110,7 +110,7 @@ class Books:
             sorted_list.add(entry)
             places.append((sorted_list, entry))
 
-        if order.order_type in o.TRAILING_TYPES and not order.triggered:
+        if order.terms.order_type in o.TRAILING_TYPES and not order.triggered:
             mark, stop = order.trailing_watermark_px, order.trailing_stop_px
             if mark is None or stop is None:
                 book.trailing_unmarked[order.id] = order
@@ -121,12 +121,12 @@ class Books:
             else:
                 put(book.trail_sell_marks, mark)
                 put(book.trail_sell_stops, -stop)
-        elif order.order_type in o.STOP_TYPES and not order.triggered:
-            assert order.stop_price is not None
+        elif order.terms.order_type in o.STOP_TYPES and not order.triggered:
+            assert order.terms.stop_price is not None
             if order.is_buy:
-                put(book.buy_stops, order.stop_price)
+                put(book.buy_stops, order.terms.stop_price)
             else:
-                put(book.sell_stops, -order.stop_price)
+                put(book.sell_stops, -order.terms.stop_price)
         elif order.working_limit is not None:
             if order.is_buy:
                 put(book.buys, -order.working_limit)

@@ -105,15 +105,15 @@ class Checked:
 
 def reference_price(request: OrderRequest, quote: Quote | None, instrument: Instrument) -> Decimal:
     """The price an order's notional and buying-power hold are computed at."""
-    if request.limit_price is not None:
-        return request.limit_price
-    buy = request.side == o.BUY
+    if request.terms.limit_price is not None:
+        return request.terms.limit_price
+    buy = request.terms.side == o.BUY
     touch = None
     if quote is not None:
         touch = quote.ask if buy else quote.bid
         if touch is None:
             touch = quote.last
-    candidates = [p for p in (touch, request.stop_price) if p is not None]
+    candidates = [p for p in (touch, request.terms.stop_price) if p is not None]
     if not candidates:
         return instrument.reference_price
     return max(candidates) if buy else min(candidates)
@@ -146,7 +146,7 @@ class RiskChecker:
         )
         fail = self._failer(order_id)
 
-        side = r.side
+        side = r.terms.side
         if account.status != "ACTIVE":
             fail(ACCOUNT_NOT_ACTIVE, status=account.status)
         if not instrument.is_tradable:
@@ -160,7 +160,7 @@ class RiskChecker:
         )  # sells an option to open a short
         short_hold: Decimal | None = None
         if writes:
-            level, short_hold = self._written_option(instrument, r.quantity, quote)
+            level, short_hold = self._written_option(instrument, r.terms.quantity, quote)
             if account.options_level < level:
                 fail(
                     OPTIONS_LEVEL,
@@ -170,11 +170,11 @@ class RiskChecker:
                 )
         elif side == o.SELL:
             available = max(position_quantity, Decimal(0)) - held_by_orders
-            if r.quantity > available:
+            if r.terms.quantity > available:
                 fail(
                     POSITION,
                     available=plain(max(available, Decimal(0))),
-                    requested=plain(r.quantity),
+                    requested=plain(r.terms.quantity),
                     side=wire_side(side),
                     symbol=instrument.symbol,
                 )
@@ -182,7 +182,7 @@ class RiskChecker:
         elif (
             side == o.BUY
             and position_quantity < 0
-            and r.quantity <= -position_quantity - held_by_orders
+            and r.terms.quantity <= -position_quantity - held_by_orders
         ):
             closes = True
         elif side == o.SELL_SHORT:
@@ -194,7 +194,9 @@ class RiskChecker:
                 fail(SHORT_PROHIBITED, symbol=instrument.symbol)
             elif not instrument.easy_to_borrow:
                 fail(HARD_TO_BORROW, symbol=instrument.symbol)
-        self._day_trade_check(instrument, r.quantity if side == o.BUY else -r.quantity, fail)
+        self._day_trade_check(
+            instrument, r.terms.quantity if side == o.BUY else -r.terms.quantity, fail
+        )
         if side == o.BUY and not closes and instrument.is_liquidation_only:
             fail(LIQUIDATION_ONLY, symbol=instrument.symbol)
         if instrument.is_option and side == o.BUY and not closes and account.options_level < 2:
@@ -205,7 +207,7 @@ class RiskChecker:
                 symbol=instrument.symbol,
             )
         price = reference_price(r, quote, instrument)
-        notional = r.quantity * price * instrument.multiplier
+        notional = r.terms.quantity * price * instrument.multiplier
         limit = account.max_notional
         if limit is not None and notional > limit:
             fail(
@@ -214,8 +216,8 @@ class RiskChecker:
                 notional=plain(notional),
                 symbol=instrument.symbol,
             )
-        working_price = None if r.order_type in (o.MARKET,) else r.limit_price
-        if r.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
+        working_price = None if r.terms.order_type in (o.MARKET,) else r.terms.limit_price
+        if r.terms.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
             account.id, instrument.id, side == o.BUY, working_price
         ):
             fail(
@@ -227,19 +229,19 @@ class RiskChecker:
         hold_per_unit = Decimal(0)
         if closes:
             self.batch_held[instrument.id] = (
-                self.batch_held.get(instrument.id, Decimal(0)) + r.quantity
+                self.batch_held.get(instrument.id, Decimal(0)) + r.terms.quantity
             )
         else:
             # Options are paid (or margined) in full, from equity: a dollar of premium or of
             # requirement takes the buying-power multiplier in force; a share takes its price.
             weight = self.value().multiplier if instrument.is_option else Decimal(1)
             hold_per_unit = (
-                short_hold * weight / r.quantity
+                short_hold * weight / r.terms.quantity
                 if short_hold is not None
                 else price * instrument.multiplier * weight
             )
             self._reserve(
-                r.quantity * hold_per_unit,
+                r.terms.quantity * hold_per_unit,
                 fail,
                 options=instrument.is_option,
                 side=side,
@@ -270,7 +272,7 @@ class RiskChecker:
             touches.append(touch if touch is not None else instrument.reference_price)
             position = book.get(leg.instrument_id)
             held = position.quantity if position is not None else Decimal(0)
-            wanted = r.quantity * leg.ratio
+            wanted = r.terms.quantity * leg.ratio
             self._day_trade_check(instrument, wanted if leg.side == o.BUY else -wanted, fail)
             reduces = held < 0 if leg.side == o.BUY else held > 0
             if not reduces or abs(held) < wanted:
@@ -278,7 +280,7 @@ class RiskChecker:
         if closing:
             return Checked(order_id, False, Decimal(0), None)
         legs = [leg.as_leg() for leg in r.legs]
-        net = r.limit_price if r.limit_price is not None else net_price(legs, touches)
+        net = r.terms.limit_price if r.terms.limit_price is not None else net_price(legs, touches)
         loss = max_loss(legs, net)
         level = required_level(legs, loss is not None)
         underlier = next(leg.underlying_instrument_id for leg in r.legs if leg.strike is not None)
@@ -295,7 +297,7 @@ class RiskChecker:
             loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
         hold_per_unit = loss * self.value().multiplier  # a requirement in equity dollars
         self._reserve(
-            r.quantity * hold_per_unit,
+            r.terms.quantity * hold_per_unit,
             fail,
             options=True,
             side=o.BUY if net >= 0 else o.SELL,
@@ -332,7 +334,7 @@ class RiskChecker:
             extra,
             self._failer(order.id),
             options=order.instrument_type == "OPTION",
-            side=order.side,
+            side=order.terms.side,
             symbol=order.symbol,
         )
 

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+import msgspec
+
 from oems.domain import events as ev
 from oems.domain import orders as o
 from oems.domain.decimals import plain
@@ -18,6 +20,7 @@ from oems.domain.errors import Conflict, InvalidRequest
 from oems.domain.order_rules import check_tick, order_error
 from oems.domain.orders import Order, OrderRequest, StrategyRequest
 from oems.domain.strategies import max_loss, net_price
+from oems.domain.terms import OrderTerms, leg_terms
 from oems.engine import commands as cmd
 from oems.engine import risk
 from oems.engine.context import Context
@@ -33,7 +36,7 @@ MAX_GTD_NS = 3 * 366 * 86_400 * 1_000_000_000  # the furthest a GOOD_TILL_DATE o
 
 def order_copy(order: Order) -> Order:
     """A copy of the order as it stands now, safe to render after the engine moves on."""
-    legs = [dataclasses.replace(leg) for leg in order.legs] if order.legs is not None else None
+    legs = [msgspec.structs.replace(leg) for leg in order.legs] if order.legs is not None else None
     return dataclasses.replace(order, details=list(order.details), legs=legs)
 
 
@@ -49,8 +52,8 @@ class Schedule:
 def order_schedule(ctx: Context, request: OrderRequest | StrategyRequest, now: int) -> Schedule:
     """The schedule of an order received at `now`; 400 when no session is in sight."""
     calendar = ctx.calendar
-    tif = request.time_in_force
-    names = (PRE_MARKET, REGULAR, AFTER_HOURS) if request.extended_hours else (REGULAR,)
+    tif = request.terms.time_in_force
+    names = (PRE_MARKET, REGULAR, AFTER_HOURS) if request.terms.extended_hours else (REGULAR,)
     date = calendar.market_date(now)
     for _ in range(MAX_CLOSING_LOOKAHEAD_DAYS):
         day = calendar.day(date)
@@ -64,7 +67,7 @@ def order_schedule(ctx: Context, request: OrderRequest | StrategyRequest, now: i
                 return Schedule(auction_ns=end)
             if tif not in o.AUCTION_ONLY and now < end:
                 releases = start if now < start else None
-                expiry = end if tif == o.DAY else request.expires_ns
+                expiry = end if tif == o.DAY else request.terms.expires_ns
                 # The closing crossing ends a crossing order: it joins it, or is canceled there.
                 auction = end if tif in (o.GTX, o.GTC_THROUGH) else None
                 return Schedule(releases, expiry, auction)
@@ -95,9 +98,9 @@ def plan_submit(
             if (account.id, client_id) in state.client_order_ids or client_id in seen:
                 raise Conflict(f"An order with id `{client_id}` already exists in this account")
             seen.add(client_id)
-        if request.expires_ns is not None and request.expires_ns <= now:
+        if request.terms.expires_ns is not None and request.terms.expires_ns <= now:
             raise order_error(index, "expires_at", "expires_at must be in the future")
-        if request.expires_ns is not None and request.expires_ns > now + MAX_GTD_NS:
+        if request.terms.expires_ns is not None and request.terms.expires_ns > now + MAX_GTD_NS:
             raise order_error(index, "expires_at", "expires_at may be at most 3 years ahead")
         ids = (
             [leg.instrument_id for leg in request.legs]
@@ -108,7 +111,9 @@ def plan_submit(
             _refuse_expired(ctx, index, instrument_id, now)
     requests = [
         _priced_at_mid(ctx, r, now)
-        if isinstance(r, StrategyRequest) and r.order_type == o.LIMIT and r.limit_price is None
+        if isinstance(r, StrategyRequest)
+        and r.terms.order_type == o.LIMIT
+        and r.terms.limit_price is None
         else r
         for r in c.orders
     ]
@@ -149,7 +154,9 @@ def _priced_at_mid(ctx: Context, request: StrategyRequest, now: int) -> Strategy
         mids.append(mid)
     legs = [leg.as_leg() for leg in request.legs]
     limit = net_price(legs, mids).quantize(CENT, rounding=ROUND_FLOOR)
-    return dataclasses.replace(request, limit_price=limit)
+    return dataclasses.replace(
+        request, terms=msgspec.structs.replace(request.terms, limit_price=limit)
+    )
 
 
 def _strategy_accepted(
@@ -160,7 +167,7 @@ def _strategy_accepted(
     first = request.legs[0]
     option = next(leg for leg in request.legs if leg.strike is not None)
     venue = ctx.instruments.get(option.instrument_id)
-    credit = request.limit_price is not None and request.limit_price < 0
+    credit = request.terms.limit_price is not None and request.terms.limit_price < 0
     return ev.OrderAccepted(
         ts_ns=now,
         order_id=checked.order_id,
@@ -172,32 +179,13 @@ def _strategy_accepted(
         underlying_instrument_id=option.underlying_instrument_id,
         multiplier=Decimal(100),
         venue=venue.venue if venue is not None else "BATO",
-        side=o.SELL if credit else o.BUY,
-        order_type=request.order_type,
-        time_in_force=request.time_in_force,
-        quantity=request.quantity,
-        limit_price=request.limit_price,
-        expires_ns=request.expires_ns,
+        terms=msgspec.structs.replace(request.terms, side=o.SELL if credit else o.BUY),
         hold_per_unit=checked.hold_per_unit,
         venue_due_ns=now + ctx.ack_latency_ns(),
         releases_ns=schedule.releases_ns,
         expiry_ns=schedule.expiry_ns,
         auction_ns=schedule.auction_ns,
-        legs=[
-            ev.LegTerms(
-                instrument_id=leg.instrument_id,
-                symbol=leg.symbol,
-                instrument_type=leg.instrument_type,
-                side=leg.side,
-                ratio=leg.ratio,
-                multiplier=leg.multiplier,
-                contract_type=leg.contract_type,
-                strike=leg.strike,
-                client_leg_id=leg.client_leg_id,
-                position_effect=leg.position_effect,
-            )
-            for leg in request.legs
-        ],
+        legs=[leg_terms(leg) for leg in request.legs],
     )
 
 
@@ -240,17 +228,7 @@ def _order_accepted(
         underlying_instrument_id=terms.underlying_id if terms else None,
         multiplier=instrument.multiplier,
         venue=instrument.venue,
-        side=request.side,
-        order_type=request.order_type,
-        time_in_force=request.time_in_force,
-        quantity=request.quantity,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-        trailing_offset=request.trailing_offset,
-        trailing_offset_type=request.trailing_offset_type,
-        limit_offset=request.limit_offset,
-        expires_ns=request.expires_ns,
-        extended_hours=request.extended_hours,
+        terms=request.terms,
         closes_position=closes,
         hold_per_unit=checked.hold_per_unit,
         venue_due_ns=now + ctx.ack_latency_ns(),
@@ -288,7 +266,7 @@ def plan_replace(  # noqa: C901
     given = {k: v for k, v in changes.items() if v is not None}
     if not given:
         raise InvalidRequest("At least one field must be provided")
-    kind = order.order_type
+    kind = order.terms.order_type
     allowed = {
         "quantity": True,
         "limit_price": kind in (o.LIMIT, o.STOP_LIMIT),
@@ -323,11 +301,11 @@ def plan_replace(  # noqa: C901
         loss = max_loss(order.legs, c.limit_price)
         if loss is not None:
             hold_per_unit = loss * ctx.valuation.account_value(order.account_id, now).multiplier
-    elif hold_per_unit and c.limit_price is not None and order.limit_price:
-        hold_per_unit = hold_per_unit * c.limit_price / order.limit_price
-    new_quantity = c.quantity if c.quantity is not None else order.quantity
+    elif hold_per_unit and c.limit_price is not None and order.terms.limit_price:
+        hold_per_unit = hold_per_unit * c.limit_price / order.terms.limit_price
+    new_quantity = c.quantity if c.quantity is not None else order.terms.quantity
     extra = (new_quantity - order.filled_quantity) * hold_per_unit - (
-        order.quantity - order.filled_quantity
+        order.terms.quantity - order.filled_quantity
     ) * order.hold_per_unit
     if extra > 0:
         checker = risk.RiskChecker(ctx, self_match, order.account_id, now)
@@ -408,7 +386,7 @@ def plan_close(
         if canceling:
             still_held = sum(
                 (
-                    order.quantity - order.filled_quantity
+                    order.terms.quantity - order.filled_quantity
                     for order in state.open_orders.get(c.account_id, {}).values()
                     if order.instrument_id == position.instrument_id
                     and order.closes_position
@@ -427,10 +405,12 @@ def plan_close(
             symbol=instrument.symbol,
             instrument_type=instrument.instrument_type,
             is_fractionable=instrument.is_fractionable,
-            side=o.SELL if position.quantity > 0 else o.BUY,
-            order_type=o.MARKET,
-            time_in_force=o.DAY,
-            quantity=quantity,
+            terms=OrderTerms(
+                side=o.SELL if position.quantity > 0 else o.BUY,
+                order_type=o.MARKET,
+                time_in_force=o.DAY,
+                quantity=quantity,
+            ),
             client_order_id=str(order_id),  # server-made, as for any order sent without `id`
         )
         checked = risk.Checked(order_id, True, Decimal(0), instrument)

@@ -178,7 +178,7 @@ class Venue:
                 return
             if order.scenario_rule is None and self._scenario(order, sc.ON_NEW, now):
                 return
-            waiting = order.releases_ns is not None or order.time_in_force in o.AUCTION_ONLY
+            waiting = order.releases_ns is not None or order.terms.time_in_force in o.AUCTION_ONLY
             queue_state = o.AWAITING_RELEASE if order.releases_ns is not None else None
             emit(ev.OrderAcknowledged(ts_ns=now, order_id=order.id, queue_state=queue_state))
             if not waiting:
@@ -247,10 +247,10 @@ class Venue:
             return
         if terms.action == sc.FILL_AT_PRICE:
             assert terms.price is not None
-            self._fill(order, order.quantity, terms.price, now)
+            self._fill(order, order.terms.quantity, terms.price, now)
             return
         assert terms.fraction is not None
-        part = (order.quantity * terms.fraction).to_integral_value(ROUND_FLOOR)
+        part = (order.terms.quantity * terms.fraction).to_integral_value(ROUND_FLOOR)
         price = self._forced_price(order, now)
         if part > 0 and price is not None:
             self._fill(order, part, price, now)
@@ -270,7 +270,7 @@ class Venue:
 
     def _release(self, order: Order, now: int) -> None:
         self.ctx.emit(ev.OrderReleased(ts_ns=now, order_id=order.id))
-        if order.time_in_force in (o.OPG, o.AT_CROSSING):
+        if order.terms.time_in_force in (o.OPG, o.AT_CROSSING):
             self._auction(order, now)
         elif order.status not in (o.PENDING_NEW, o.PENDING_CANCEL) and self._may_work(order):
             self._activate(order, now)
@@ -279,13 +279,13 @@ class Venue:
         """Fill an opening or closing auction order in full at the auction price, or cancel it."""
         if order.status in (o.PENDING_NEW, o.PENDING_CANCEL):
             return
-        if order.time_in_force == o.GTX:
+        if order.terms.time_in_force == o.GTX:
             self._cancel(order, now, "Good-till-crossing: canceled as the closing crossing starts")
             return
         instrument = self._instrument(order)
         quote = self.ctx.quote(instrument, now)
         price = spot_price(quote)
-        leaves = order.quantity - order.filled_quantity
+        leaves = order.terms.quantity - order.filled_quantity
         name = "opening" if order.auction_ns is None else "closing"
         if price is None:
             self._cancel(order, now, f"No {name} price: unfilled quantity canceled")
@@ -299,7 +299,9 @@ class Venue:
 
     def _expire(self, order: Order, now: int) -> None:
         self.books.remove(order)
-        reason = "Good-till-date expiry" if order.time_in_force == o.GTD else "Day order expired"
+        reason = (
+            "Good-till-date expiry" if order.terms.time_in_force == o.GTD else "Day order expired"
+        )
         self.ctx.emit(ev.OrderExpired(ts_ns=now, order_id=order.id, reason=reason))
 
     def _cancel(self, order: Order, now: int, reason: str) -> None:
@@ -315,22 +317,24 @@ class Venue:
         if order.is_strategy:
             self._evaluate_strategy(order, now)
         elif quote is not None:
-            if order.order_type in o.TRAILING_TYPES and not order.triggered:
+            if order.terms.order_type in o.TRAILING_TYPES and not order.triggered:
                 touch = buy_trigger_price(quote) if order.is_buy else sell_trigger_price(quote)
                 self._trail(order, touch, now, force=True)
-            elif order.order_type in o.STOP_TYPES and not order.triggered:
-                assert order.stop_price is not None
+            elif order.terms.order_type in o.STOP_TYPES and not order.triggered:
+                assert order.terms.stop_price is not None
                 touch = buy_trigger_price(quote) if order.is_buy else sell_trigger_price(quote)
                 if touch is not None and (
-                    touch >= order.stop_price if order.is_buy else touch <= order.stop_price
+                    touch >= order.terms.stop_price
+                    if order.is_buy
+                    else touch <= order.terms.stop_price
                 ):
-                    self._trigger(order, order.stop_price, now)
+                    self._trigger(order, order.terms.stop_price, now)
             else:
                 self._evaluate_order(order, quote, now, entering=True)
                 self._join_queue(order, quote, now)
-        if order.is_open and order.time_in_force == o.IOC:
+        if order.is_open and order.terms.time_in_force == o.IOC:
             self._cancel(order, now, "Immediate-or-cancel: unfilled quantity canceled")
-        elif order.is_open and order.time_in_force == o.FOK:
+        elif order.is_open and order.terms.time_in_force == o.FOK:
             self._cancel(order, now, "Fill-or-kill: not fillable in full, canceled")
 
     def _is_working(self, order: Order) -> bool:
@@ -342,7 +346,7 @@ class Venue:
         return (
             order.queue_state != o.AWAITING_RELEASE
             and order.releases_ns is None  # not held by a scenario rule either
-            and order.time_in_force not in o.AUCTION_ONLY
+            and order.terms.time_in_force not in o.AUCTION_ONLY
         )
 
     # ---- ticks ---------------------------------------------------------------------------
@@ -446,8 +450,8 @@ class Venue:
             assert watermark is not None
             stop = self._trailing_stop(order, watermark)
             limit = None
-            if order.order_type == o.TRAILING_STOP_LIMIT:
-                limit = stop + (order.limit_offset or Decimal(0))
+            if order.terms.order_type == o.TRAILING_STOP_LIMIT:
+                limit = stop + (order.terms.limit_offset or Decimal(0))
             self.ctx.emit(
                 ev.TrailingMoved(
                     ts_ns=now,
@@ -465,8 +469,8 @@ class Venue:
 
     @staticmethod
     def _trailing_stop(order: Order, watermark: Decimal) -> Decimal:
-        offset = order.trailing_offset or Decimal(0)
-        if order.trailing_offset_type == o.BPS:
+        offset = order.terms.trailing_offset or Decimal(0)
+        if order.terms.trailing_offset_type == o.BPS:
             offset = watermark * offset / BPS
         stop = watermark + offset if order.is_buy else watermark - offset
         return to_tick(stop, up=not order.is_buy)
@@ -486,8 +490,8 @@ class Venue:
             for price, size in self.liquidity.levels(order.symbol, order.is_buy, quote, now)
             if limit is None or (price <= limit if order.is_buy else price >= limit)
         ]
-        leaves = order.quantity - order.filled_quantity
-        if order.time_in_force == o.FOK and sum(size for _, size in levels) < leaves:
+        leaves = order.terms.quantity - order.filled_quantity
+        if order.terms.time_in_force == o.FOK and sum(size for _, size in levels) < leaves:
             return
         offered = self.liquidity.offered_ns(quote, now)
         if order.queue_ahead and not entering:
@@ -526,10 +530,10 @@ class Venue:
             ).to_integral_value(ROUND_FLOOR)
             units = leg_units if units is None else min(units, leg_units)
         net = net_price(order.legs, touches)
-        if order.limit_price is not None and net > order.limit_price:
+        if order.terms.limit_price is not None and net > order.terms.limit_price:
             return
-        leaves = order.quantity - order.filled_quantity
-        if units is None or units <= 0 or (order.time_in_force == o.FOK and units < leaves):
+        leaves = order.terms.quantity - order.filled_quantity
+        if units is None or units <= 0 or (order.terms.time_in_force == o.FOK and units < leaves):
             return
         quantity = min(units, leaves)
         ctx = self.ctx
@@ -554,7 +558,7 @@ class Venue:
         limit = order.working_limit
         if not self.settings.queue or not order.is_open or limit is None:
             return
-        if order.waits_for_trigger or order.time_in_force in (o.IOC, o.FOK):
+        if order.waits_for_trigger or order.terms.time_in_force in (o.IOC, o.FOK):
             return
         # The side it joins is the one the other side's orders take: a buy joins the bids.
         same = quote.bid if order.is_buy else quote.ask

@@ -51,9 +51,9 @@ def _order_facts(state: TradingState, order_id: Any) -> dict[str, Any]:
         "order_id": str(order_id),
         "account_id": order.account_id,
         "symbol": order.symbol,
-        "side": order.side,
-        "order_type": order.order_type,
-        "quantity": str(order.quantity),
+        "side": order.terms.side,
+        "order_type": order.terms.order_type,
+        "quantity": str(order.terms.quantity),
     }
 
 

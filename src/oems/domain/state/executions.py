@@ -23,7 +23,7 @@ def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
     order.filled_quantity += e.quantity
     order.filled_notional += e.quantity * e.price
     change_hold(state, order, -e.quantity)
-    done = order.filled_quantity >= order.quantity
+    done = order.filled_quantity >= order.terms.quantity
     move_order(state, order, FILL_ALL if done else FILL_PART, e.ts_ns)
     _book_execution(
         state,
@@ -35,7 +35,7 @@ def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
             instrument_id=order.instrument_id,
             symbol=order.symbol,
             underlying_instrument_id=order.underlying_instrument_id,
-            side=order.side,
+            side=order.terms.side,
             quantity=e.quantity,
             price=e.price,
             venue=e.venue,
@@ -52,7 +52,7 @@ def _strategy_filled(state: TradingState, e: ev.StrategyFilled) -> None:
     assert order.legs is not None
     order.filled_quantity += e.quantity
     change_hold(state, order, -e.quantity)
-    done = order.filled_quantity >= order.quantity
+    done = order.filled_quantity >= order.terms.quantity
     move_order(state, order, FILL_ALL if done else FILL_PART, e.ts_ns)
     for leg, execution_id, price, quote_ts in zip(
         order.legs, e.execution_ids, e.prices, e.quote_ts_ns, strict=True
@@ -145,7 +145,7 @@ def take_liquidity(
 def _queue_advanced(state: TradingState, e: ev.QueueAdvanced) -> None:
     order = state.orders[e.order_id]
     order.queue_ahead = e.ahead
-    take_liquidity(state, order.symbol, order.side == BUY, e.quote_ts_ns, e.taken)
+    take_liquidity(state, order.symbol, order.terms.side == BUY, e.quote_ts_ns, e.taken)
 
 
 def _leg_type(order: Order, instrument_id: uuid.UUID) -> str:

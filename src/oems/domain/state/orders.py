@@ -8,6 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from oems.domain import events as ev
 from oems.domain.orders import (
     ACK,
@@ -49,7 +51,7 @@ def change_hold(state: TradingState, order: Order, quantity: Decimal) -> None:
 def move_order(state: TradingState, order: Order, happening: str, ts_ns: int) -> None:
     """Change the order's status through the transition table; a finished order leaves the open orders."""
     was_open = order.is_open
-    leaves = order.quantity - order.filled_quantity
+    leaves = order.terms.quantity - order.filled_quantity
     order.status = next_status(order.status, happening)
     order.updated_ns = ts_ns
     if was_open and not order.is_open:
@@ -70,19 +72,9 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         underlying_instrument_id=e.underlying_instrument_id,
         multiplier=e.multiplier,
         venue=e.venue,
-        side=e.side,
-        order_type=e.order_type,
-        time_in_force=e.time_in_force,
-        quantity=e.quantity,
+        terms=e.terms,
         created_ns=e.ts_ns,
         updated_ns=e.ts_ns,
-        limit_price=e.limit_price,
-        stop_price=e.stop_price,
-        trailing_offset=e.trailing_offset,
-        trailing_offset_type=e.trailing_offset_type,
-        limit_offset=e.limit_offset,
-        expires_ns=e.expires_ns,
-        extended_hours=e.extended_hours,
         closes_position=e.closes_position,
         hold_per_unit=e.hold_per_unit,
         venue_due_ns=e.venue_due_ns,
@@ -91,23 +83,7 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         queue_state=AWAITING_RELEASE if e.releases_ns is not None else None,
         expiry_ns=e.expiry_ns,
         auction_ns=e.auction_ns,
-        legs=[
-            Leg(
-                instrument_id=t.instrument_id,
-                symbol=t.symbol,
-                instrument_type=t.instrument_type,
-                side=t.side,
-                ratio=t.ratio,
-                multiplier=t.multiplier,
-                contract_type=t.contract_type,
-                strike=t.strike,
-                client_leg_id=t.client_leg_id,
-                position_effect=t.position_effect,
-            )
-            for t in e.legs
-        ]
-        if e.legs is not None
-        else None,
+        legs=[Leg(**msgspec.structs.asdict(t)) for t in e.legs] if e.legs is not None else None,
     )
     state.orders[order.id] = order
     state.orders_by_account.setdefault(order.account_id, []).append(order)
@@ -124,7 +100,7 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
             order.multiplier,
             order.underlying_instrument_id,
         )
-    change_hold(state, order, order.quantity)
+    change_hold(state, order, order.terms.quantity)
 
 
 def _order_acknowledged(state: TradingState, e: ev.OrderAcknowledged) -> None:
@@ -183,21 +159,22 @@ _REPLACEABLE_PRICES = ("limit_price", "stop_price", "trailing_offset", "limit_of
 def _order_replaced(state: TradingState, e: ev.OrderReplaced) -> None:
     order = state.orders[e.order_id]
     changes = order.pending_replace or {}
-    change_hold(state, order, -(order.quantity - order.filled_quantity))
-    for name in _REPLACEABLE_PRICES:
-        if changes.get(name) is not None:
-            setattr(order, name, Decimal(str(changes[name])))
+    change_hold(state, order, -(order.terms.quantity - order.filled_quantity))
+    replaced: dict[str, Decimal | str] = {
+        name: Decimal(str(changes[name]))
+        for name in (*_REPLACEABLE_PRICES, "quantity")
+        if changes.get(name) is not None
+    }
     if changes.get("trailing_offset_type") is not None:
-        order.trailing_offset_type = str(changes["trailing_offset_type"])
-    if changes.get("quantity") is not None:
-        order.quantity = Decimal(str(changes["quantity"]))
+        replaced["trailing_offset_type"] = str(changes["trailing_offset_type"])
+    order.terms = msgspec.structs.replace(order.terms, **replaced)
     if changes.get("hold_per_unit") is not None:
         order.hold_per_unit = Decimal(str(changes["hold_per_unit"]))
-    change_hold(state, order, order.quantity - order.filled_quantity)
+    change_hold(state, order, order.terms.quantity - order.filled_quantity)
     order.pending_replace = None
     order.venue_due_ns = None
     partial = bool(order.filled_quantity)
-    if order.filled_quantity >= order.quantity:
+    if order.filled_quantity >= order.terms.quantity:
         move_order(state, order, FILL_ALL, e.ts_ns)
     else:
         move_order(state, order, REPLACE_DONE_PARTIAL if partial else REPLACE_DONE, e.ts_ns)
