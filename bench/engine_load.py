@@ -68,6 +68,7 @@ from gctimer import GcTimer  # bench/gctimer.py: the script's directory is on sy
 from oems.domain import orders as o
 from oems.domain.errors import OemsError
 from oems.domain.orders import Order, OrderRequest
+from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.market.clock import SIMULATED
@@ -134,11 +135,13 @@ class Load:
             symbol=instrument.symbol,
             instrument_type=instrument.instrument_type,
             is_fractionable=instrument.is_fractionable,
-            side=side,
-            order_type=o.LIMIT,
-            time_in_force=o.DAY,
-            quantity=quantity,
-            limit_price=price,
+            terms=OrderTerms(
+                side=side,
+                order_type=o.LIMIT,
+                time_in_force=o.DAY,
+                quantity=quantity,
+                limit_price=price,
+            ),
         )
 
     def submit(self) -> cmd.SubmitOrders:

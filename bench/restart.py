@@ -24,6 +24,7 @@ from pathlib import Path
 
 from oems.domain import events as ev
 from oems.domain.state import FIRST_ACCOUNT_ID, TradingState
+from oems.domain.terms import OrderTerms
 from oems.engine import recovery
 from oems.market.clock import SIMULATED, Clock
 from oems.store.journal import Journal, encode_rows
@@ -139,11 +140,13 @@ def order_lifecycle(rng: random.Random, ts: int, account_id: int) -> Iterator[ev
         underlying_instrument_id=None,
         multiplier=Decimal(1),
         venue="XNMS",
-        side="BUY" if buy else "SELL",
-        order_type="LIMIT",
-        time_in_force="DAY",
-        quantity=quantity,
-        limit_price=price,
+        terms=OrderTerms(
+            side="BUY" if buy else "SELL",
+            order_type="LIMIT",
+            time_in_force="DAY",
+            quantity=quantity,
+            limit_price=price,
+        ),
         hold_per_unit=price if buy else Decimal(0),
     )
     outcome = rng.random()

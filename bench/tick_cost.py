@@ -62,6 +62,7 @@ from gctimer import GcTimer  # bench/gctimer.py: the script's directory is on sy
 from oems.domain import orders as o
 from oems.domain.orders import OrderRequest
 from oems.domain.state import PinnedQuote
+from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.market.clock import SIMULATED
@@ -84,26 +85,30 @@ def request(instrument: Any, kind: str, i: int) -> OrderRequest:
     """The i-th resting order of a kind: alternately a buy and a short sale, never reached."""
     buy = i % 2 == 0
     level = Decimal(i // 2 % 9000) * CENT  # 0.00-89.99
-    common = {
-        "instrument_id": instrument.id,
-        "symbol": instrument.symbol,
-        "instrument_type": instrument.instrument_type,
-        "is_fractionable": instrument.is_fractionable,
+    common: dict[str, Any] = {
         "side": o.BUY if buy else o.SELL_SHORT,
         "time_in_force": o.DAY,
         "quantity": Decimal(1),
     }
     if kind == "limit":
         price = Decimal(100) + level if buy else Decimal(210) + level
-        return OrderRequest(**common, order_type=o.LIMIT, limit_price=price)
-    if kind == "stop":
+        terms = OrderTerms(**common, order_type=o.LIMIT, limit_price=price)
+    elif kind == "stop":
         price = Decimal(210) + level if buy else Decimal(100) + level
-        return OrderRequest(**common, order_type=o.STOP, stop_price=price)
+        terms = OrderTerms(**common, order_type=o.STOP, stop_price=price)
+    else:
+        terms = OrderTerms(
+            **common,
+            order_type=o.TRAILING_STOP,
+            trailing_offset=Decimal(10) + level,
+            trailing_offset_type=o.PRICE,
+        )
     return OrderRequest(
-        **common,
-        order_type=o.TRAILING_STOP,
-        trailing_offset=Decimal(10) + level,
-        trailing_offset_type=o.PRICE,
+        instrument_id=instrument.id,
+        symbol=instrument.symbol,
+        instrument_type=instrument.instrument_type,
+        is_fractionable=instrument.is_fractionable,
+        terms=terms,
     )
 
 
