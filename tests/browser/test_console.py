@@ -1,0 +1,80 @@
+"""The console in a real browser: sign in, trade from the ticket, drive the sandbox from the admin
+panel and watch the views follow. Screenshots of each step: build/browser/<test name>/."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from tests.browser.conftest import Steps
+from tests.conftest import API_KEY, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def place_limit(page: Any, symbol: str, quantity: str, price: str, tif: str = "DAY") -> Any:
+    """Fill the ticket with a BUY LIMIT order, submit it, and return its blotter row."""
+    ticket = page.get_by_test_id("order-ticket").locator("#ticket-form")
+    ticket.get_by_label("Symbol").fill(symbol)
+    ticket.get_by_label("Side").select_option("BUY")
+    ticket.get_by_label("Quantity").fill(quantity)
+    ticket.get_by_label("Type").select_option("LIMIT")
+    ticket.get_by_label("Limit price").fill(price)
+    ticket.get_by_label("Time in force").select_option(tif)
+    before = page.get_by_test_id("order-row").count()
+    ticket.get_by_role("button", name="Submit order").click()
+    expect(page.get_by_test_id("order-row")).to_have_count(before + 1)
+    row = page.get_by_test_id("order-row").filter(has_text=f"${price}").first
+    expect(row).to_be_visible()
+    return row
+
+
+def test_sign_in_and_place_a_limit_order(
+    page: Any, steps: Steps, fresh_server: ServerProcess
+) -> None:
+    page.goto(fresh_server.base_url + "/")
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    loaded_ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    steps.shot("sign-in")
+    page.get_by_test_id("api-key").fill(API_KEY)
+    started = time.perf_counter()
+    page.get_by_test_id("sign-in").get_by_role("button", name="Sign in").click()
+    equity = page.get_by_test_id("balances").locator("[data-key=equity] dd")
+    expect(equity).to_have_text("$1,000,000.00")
+    print(
+        f"page loaded in {loaded_ms:.0f} ms; sign-in to balances shown "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms"
+    )
+    picker = page.get_by_test_id("account-picker")
+    expect(picker.locator("option")).to_have_count(2)
+    expect(page.locator("#admin-panel")).to_be_hidden()  # no admin key given
+    # The key is in this tab's session storage only: not in the URL, not in a cookie.
+    assert API_KEY not in page.url
+    assert page.context.cookies() == []
+    assert page.evaluate("Object.values(sessionStorage).join()").count(API_KEY) == 1
+    assert API_KEY not in page.evaluate("Object.values(localStorage).join()")
+    steps.shot("signed-in")
+
+    # The server's validation error is shown at its field, and nothing is placed.
+    ticket = page.get_by_test_id("order-ticket").locator("#ticket-form")
+    ticket.get_by_label("Symbol").fill("AAPL")
+    ticket.get_by_label("Quantity").fill("10")
+    ticket.get_by_label("Limit price").fill("100.001")
+    ticket.get_by_role("button", name="Submit order").click()
+    error = ticket.locator("[data-field=limit_price] .field-error")
+    expect(error).to_contain_text("INVALID_TICK_SIZE")
+    expect(ticket.get_by_label("Limit price")).to_have_attribute("aria-invalid", "")
+    expect(page.get_by_test_id("order-row")).to_have_count(0)
+    steps.shot("field-error")
+
+    row = place_limit(page, "AAPL", "10", "100.00")
+    expect(row).to_have_attribute("data-status", re.compile("PENDING_NEW|NEW"))
+    expect(row).to_have_attribute("data-order-id", re.compile(r"^[0-9a-f-]{36}$"))
+    expect(error).to_have_text("")
+    with fresh_server.client() as http:
+        orders = http.get("/v1/accounts/100001/orders").json()["data"]
+    assert [o["id"] for o in orders] == [row.get_attribute("data-order-id")]
+    steps.shot("order-placed")
