@@ -30,9 +30,12 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (skipped without one, except in CI, where it fails)."""
+    """A headless Chromium for the module (skipped without one, except in CI, where it fails).
+
+    Not for the session: Playwright's sync API holds an event loop while it runs, and the tests
+    after these call `asyncio.run`, which refuses to start inside one."""
     executable = chromium_path()
     if executable is None:
         if os.environ.get("CI"):
