@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from tests.browser.conftest import Steps
+from tests.browser.conftest import Steps, sign_in
 from tests.conftest import API_KEY, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -78,3 +78,60 @@ def test_sign_in_and_place_a_limit_order(
         orders = http.get("/v1/accounts/100001/orders").json()["data"]
     assert [o["id"] for o in orders] == [row.get_attribute("data-order-id")]
     steps.shot("order-placed")
+
+
+def test_replace_and_cancel_from_the_blotter(
+    page: Any, steps: Steps, fresh_server: ServerProcess
+) -> None:
+    sign_in(page, fresh_server, admin=False)
+    row = place_limit(page, "MSFT", "4", "200.00")
+    expect(row).to_have_attribute("data-status", "NEW")
+    order_id = row.get_attribute("data-order-id")
+    row = page.locator(f"[data-testid=order-row][data-order-id='{order_id}']")
+    row.get_by_role("button", name="Replace").click()
+    dialog = page.get_by_test_id("replace-dialog")
+    dialog.get_by_label("Limit price").fill("200.005")
+    dialog.get_by_role("button", name="Replace").click()
+    expect(dialog.locator("[data-field=limit_price] .field-error")).to_contain_text("tick")
+    steps.shot("replace-refused-at-the-field")
+    dialog.get_by_label("Limit price").fill("201.50")
+    dialog.get_by_label("Quantity").fill("6")
+    dialog.get_by_role("button", name="Replace").click()
+    expect(dialog).to_be_hidden()
+    expect(row).to_contain_text("$201.50")
+    expect(row.locator("td").nth(3)).to_have_text("6")
+    steps.shot("replaced")
+    row.get_by_role("button", name="Cancel").click()
+    expect(row).to_have_attribute("data-status", "CANCELED")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    with fresh_server.client() as http:
+        order = http.get(f"/v1/accounts/100001/orders/{order_id}").json()["data"]
+    assert (order["status"], order["limit_price"], order["quantity"]) == ("CANCELED", "201.50", "6")
+    steps.shot("canceled")
+
+
+def test_a_strategy_from_the_option_chain(
+    page: Any, steps: Steps, fresh_server: ServerProcess
+) -> None:
+    sign_in(page, fresh_server, admin=False)
+    chain = page.locator("#option-chain")
+    expect(chain.locator("tbody tr[data-strike]")).to_have_count(10)
+    rows = chain.locator("tbody tr[data-strike]")
+    buy = rows.nth(4).get_by_role("button", name=re.compile(r"^Buy AAPL .*C"))
+    sell = rows.nth(5).get_by_role("button", name=re.compile(r"^Sell AAPL .*C"))
+    buy.click()
+    sell.click()
+    legs = page.locator("#legs-table tbody tr")
+    expect(legs).to_have_count(2)
+    steps.shot("legs-picked")
+    form = page.locator("#legs-form")
+    form.get_by_label("Type").select_option("MARKET")
+    form.get_by_role("button", name="Submit strategy").click()
+    row = page.get_by_test_id("order-row").first
+    expect(row).to_be_visible()
+    expect(legs).to_have_count(1)  # the builder is empty again: its one "no legs" row
+    with fresh_server.client() as http:
+        (order,) = http.get("/v1/accounts/100001/orders").json()["data"]
+    assert [leg["side"] for leg in order["legs"]] == ["BUY", "SELL"]
+    assert row.get_attribute("data-order-id") == order["id"]
+    steps.shot("strategy-placed")

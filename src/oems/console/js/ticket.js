@@ -163,7 +163,7 @@ export class Ticket {
           h("td", { className: "num" }, ratio),
           h("td", {}, h("button", { type: "button", className: "small ghost", "aria-label": `Remove leg ${index + 1}`, onclick: () => { this.legs.splice(index, 1); this.renderLegs(); } }, "\u00d7")));
       }),
-      "No legs: add them from the option chain (Buy / Sell) or by symbol.",
+      "No legs: add them from the option chain (B / S) or by symbol.",
     );
   }
 
@@ -192,9 +192,7 @@ export class Ticket {
         h("button", { type: "submit" }, "Replace"),
         h("button", { type: "button", className: "ghost", onclick: () => dialog.close() }, "Keep as is")));
     const dialog = h("dialog", { "aria-labelledby": "replace-title", dataset: { testid: "replace-dialog" } }, title, form);
-    dialog.error = error;
-    dialog.form = form;
-    dialog.title = title;
+    this.replaceParts = { error, form, title };
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submitReplace();
@@ -205,9 +203,9 @@ export class Ticket {
 
   /** Open the replace dialog on an open order, its current values filled in. */
   openReplace(order) {
-    const dialog = this.dialog;
+    const { dialog, replaceParts: parts } = this;
     this.replacing = order;
-    dialog.title.textContent = `Replace ${order.symbol || "strategy"} ${order.side} ${order.order_type}`;
+    parts.title.textContent = `Replace ${order.symbol || "strategy"} ${order.side} ${order.order_type}`;
     const applies = {
       quantity: true,
       limit_price: ["LIMIT", "STOP_LIMIT"].includes(order.order_type),
@@ -216,22 +214,23 @@ export class Ticket {
       limit_offset: order.order_type === "TRAILING_STOP_LIMIT",
     };
     for (const [name, shown] of Object.entries(applies)) {
-      const wrapper = dialog.form.querySelector(`[data-field=${name}]`);
+      const wrapper = parts.form.querySelector(`[data-field=${name}]`);
       wrapper.hidden = !shown;
       wrapper.querySelector("input").value = order[name] || "";
     }
-    dialog.error.textContent = `Filled so far: ${order.filled_quantity}. Average fill ${order.average_fill_price ? money(order.average_fill_price) : "\u2014"}.`;
-    showFieldErrors(dialog.form, new Map());
+    parts.error.textContent = `Filled so far: ${order.filled_quantity}. Average fill ${order.average_fill_price ? money(order.average_fill_price) : "\u2014"}.`;
+    showFieldErrors(parts.form, new Map());
     dialog.showModal();
   }
 
   async submitReplace() {
     const { app, dialog, replacing: order } = this;
-    const values = formValues(dialog.form);
+    const { error: box, form } = this.replaceParts;
+    const values = formValues(form);
     const change = {};
     for (const [name, value] of Object.entries(values)) if (value !== "" && value !== (order[name] || "")) change[name] = value;
     if (!Object.keys(change).length) {
-      dialog.error.textContent = "Nothing changed.";
+      box.textContent = "Nothing changed.";
       return;
     }
     try {
@@ -248,8 +247,9 @@ export class Ticket {
       // A replace names its fields without an index: `limit_price: ...`.
       const bare = /^([a-z_]+): (.*)$/.exec(error.message);
       if (bare && !fields.size) fields.set(bare[1], bare[2]);
-      showFieldErrors(dialog.form, fields);
-      dialog.error.textContent = `${error.status}: ${error.describe()}`;
+      showFieldErrors(form, fields);
+      const shown = [...fields.keys()].some((name) => form.querySelector(`[data-field="${name}"]:not([hidden])`));
+      box.textContent = shown ? `${error.status}: fix the field marked above.` : `${error.status}: ${error.describe()}`;
     }
   }
 }
