@@ -135,3 +135,43 @@ def test_a_strategy_from_the_option_chain(
     assert [leg["side"] for leg in order["legs"]] == ["BUY", "SELL"]
     assert row.get_attribute("data-order-id") == order["id"]
     steps.shot("strategy-placed")
+
+
+def test_close_a_position_and_switch_accounts(
+    page: Any, steps: Steps, fresh_server: ServerProcess
+) -> None:
+    sign_in(page, fresh_server, admin=False)
+    ticket = page.get_by_test_id("order-ticket").locator("#ticket-form")
+    ticket.get_by_label("Symbol").fill("MSFT")
+    ticket.get_by_label("Quantity").fill("3")
+    ticket.get_by_label("Type").select_option("MARKET")
+    ticket.get_by_role("button", name="Submit order").click()
+    position = page.get_by_test_id("positions-table").locator("tr[data-symbol=MSFT]")
+    expect(position.locator("td").nth(0)).to_have_text("3")
+    steps.shot("position-opened")
+    position.get_by_role("button", name="Close MSFT").click()
+    expect(position).to_have_count(0)
+    expect(page.get_by_test_id("positions-table")).to_contain_text("No positions.")
+    with fresh_server.client() as http:
+        assert http.get("/v1/accounts/100001/positions").json()["data"] == []
+    steps.shot("position-closed")
+
+    page.get_by_test_id("account-picker").select_option("100002")
+    equity = page.get_by_test_id("balances").locator("[data-key=equity] dd")
+    expect(equity).to_have_text("$100,000.00")
+    expect(page.get_by_test_id("orders-table")).to_contain_text("No orders yet.")
+    steps.shot("cash-account")
+
+
+def test_without_the_chart_library_the_chart_says_how_to_install_it(
+    page: Any, steps: Steps, fresh_server: ServerProcess
+) -> None:
+    page.route("**/console/vendor/**", lambda route: route.fulfill(status=404, body="{}"))
+    sign_in(page, fresh_server, admin=False)
+    chart = page.get_by_test_id("equity-chart")
+    expect(chart).to_have_attribute("data-state", "missing")
+    expect(chart).to_contain_text("npm ci")
+    expect(page.get_by_test_id("balances").locator("[data-key=equity] dd")).to_have_text(
+        "$1,000,000.00"
+    )
+    steps.shot("chart-missing")

@@ -239,7 +239,7 @@ export class AdminPanel {
     const tbody = byId("admin-accounts").tBodies[0];
     fillBody(
       tbody,
-      accounts.map((a) => {
+      accounts.flatMap((a) => {
         const amount = h("input", { size: 9, inputmode: "decimal", placeholder: "\u00b1amount", "aria-label": `Cash to move for ${a.id}` });
         const status = h("select", { "aria-label": `Status of ${a.id}` }, ...["ACTIVE", "INACTIVE", "CLOSED"].map((s) => h("option", { value: s }, s)));
         status.value = a.status;
@@ -250,9 +250,12 @@ export class AdminPanel {
           event.preventDefault();
           this.run(form, () => this.fund(a.id, amount.value.trim()));
         });
-        return h("tr", {},
-          h("th", { scope: "row" }, String(a.id)), h("td", {}, a.owner), h("td", {}, `${a.full_name} (${a.subtype}, level ${a.options_level})`),
-          h("td", {}, a.status), numCell(money(a.trade_cash)), h("td", {}, form));
+        return [
+          h("tr", { className: "account-head" },
+            h("th", { scope: "row" }, String(a.id)), h("td", { className: "wrap" }, `${a.full_name} \u00b7 ${a.owner} (${a.subtype}, level ${a.options_level})`),
+            h("td", {}, a.status), numCell(money(a.trade_cash))),
+          h("tr", { className: "account-actions", dataset: { accountId: a.id } }, h("td", { colspan: 4 }, form)),
+        ];
       }),
       "No accounts.",
     );
@@ -298,8 +301,7 @@ export class AdminPanel {
       keys.map((k) => h("tr", {},
         h("th", { scope: "row", title: k.id }, `${k.user}${k.admin ? " (admin)" : ""}`),
         h("td", {}, k.account_ids ? k.account_ids.join(", ") : "all of the user's"),
-        h("td", {}, clockTime(k.created_at, true)),
-        h("td", {}, k.revoked ? "revoked" : k.expires_at ? `expires ${clockTime(k.expires_at, true)}` : "active"),
+        h("td", { title: `created ${clockTime(k.created_at, true)}` }, k.revoked ? "revoked" : k.expires_at ? `until ${clockTime(k.expires_at, true)}` : "active"),
         h("td", { className: "actions" },
           k.revoked || k.admin ? null : h("button", { type: "button", className: "small danger", "aria-label": `Revoke key ${k.id}`, onclick: (e) => this.run(e.target.closest("details").querySelector("form"), () => this.revoke(k)) }, "Revoke")))),
       "No keys.",

@@ -287,9 +287,11 @@ class Console {
     }, 1000);
   }
 
-  /** After the page's own change: without a live stream, read the account again. */
+  /** After the page's own change: without a live stream, read the account and quotes again. */
   afterChange() {
-    if (!this.stream || !this.stream.live) this.reload();
+    if (this.stream && this.stream.live) return;
+    this.reload();
+    this.quotes.refreshWatch();
   }
 
   setClock(instant) {
