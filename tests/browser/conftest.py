@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from tests.conftest import ADMIN_KEY, API_KEY, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,3 +95,20 @@ def sign_in(page: Any, server: ServerProcess, admin: bool = True) -> None:
         page.get_by_test_id("admin-key").fill(ADMIN_KEY)
     page.get_by_test_id("sign-in").get_by_role("button", name="Sign in").click()
     page.get_by_test_id("balances").locator("[data-key=equity] dd").wait_for()
+
+
+def place_limit(page: Any, symbol: str, quantity: str, price: str, tif: str = "DAY") -> Any:
+    """Fill the ticket with a BUY LIMIT order, submit it, and return its blotter row."""
+    ticket = page.get_by_test_id("order-ticket").locator("#ticket-form")
+    ticket.get_by_label("Symbol").fill(symbol)
+    ticket.get_by_label("Side").select_option("BUY")
+    ticket.get_by_label("Quantity").fill(quantity)
+    ticket.get_by_label("Type").select_option("LIMIT")
+    ticket.get_by_label("Limit price").fill(price)
+    ticket.get_by_label("Time in force").select_option(tif)
+    before = page.get_by_test_id("order-row").count()
+    ticket.get_by_role("button", name="Submit order").click()
+    expect(page.get_by_test_id("order-row")).to_have_count(before + 1)
+    row = page.get_by_test_id("order-row").filter(has_text=f"${price}").first
+    expect(row).to_be_visible()
+    return row

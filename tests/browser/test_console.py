@@ -9,27 +9,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from tests.browser.conftest import Steps, sign_in
+from tests.browser.conftest import Steps, place_limit, sign_in
 from tests.conftest import API_KEY, ServerProcess
 
 pytestmark = pytest.mark.slow
-
-
-def place_limit(page: Any, symbol: str, quantity: str, price: str, tif: str = "DAY") -> Any:
-    """Fill the ticket with a BUY LIMIT order, submit it, and return its blotter row."""
-    ticket = page.get_by_test_id("order-ticket").locator("#ticket-form")
-    ticket.get_by_label("Symbol").fill(symbol)
-    ticket.get_by_label("Side").select_option("BUY")
-    ticket.get_by_label("Quantity").fill(quantity)
-    ticket.get_by_label("Type").select_option("LIMIT")
-    ticket.get_by_label("Limit price").fill(price)
-    ticket.get_by_label("Time in force").select_option(tif)
-    before = page.get_by_test_id("order-row").count()
-    ticket.get_by_role("button", name="Submit order").click()
-    expect(page.get_by_test_id("order-row")).to_have_count(before + 1)
-    row = page.get_by_test_id("order-row").filter(has_text=f"${price}").first
-    expect(row).to_be_visible()
-    return row
 
 
 def test_sign_in_and_place_a_limit_order(

@@ -171,13 +171,16 @@ class Console {
     await this.reload();
   }
 
-  /** Load the account's views over REST (the stream's messages received meanwhile wait). */
+  /** Load the account's views over REST. Stream messages received meanwhile wait in the buffer
+   * and are applied on top once it is in; a newer load supersedes an older one (and its buffer). */
   async reload() {
     const id = this.accountId;
     if (!id || !this.api) return;
+    const token = {};
+    this.loading = token;
     this.loadStartedAt = performance.now();
-    const load = (async () => {
-      const base = `/v1/accounts/${id}`;
+    const base = `/v1/accounts/${id}`;
+    try {
       const [balances, positions, orders, executions, clock] = await Promise.all([
         this.api.get(`${base}/balances`),
         this.api.all(`${base}/positions?page_size=1000`, 5000),
@@ -185,28 +188,24 @@ class Console {
         this.api.call("GET", `${base}/executions?page_size=${MAX_ROWS}`),
         this.api.get("/v1/clock"),
       ]);
-      if (id !== this.accountId) return;
+      if (this.loading !== token || id !== this.accountId) return;
       this.clear();
       this.balances = balances;
       for (const p of positions) this.positions.set(p.instrument_id, p);
       for (const o of orders.data) this.orders.set(o.id, o);
       for (const e of executions.data) this.executions.set(e.id, e);
       this.setClock(clock.clock);
-      await this.loadHistory();
-    })();
-    this.loading = load;
-    try {
-      await load;
     } catch (error) {
-      notify(`Loading account ${id}: ${error.describe ? error.describe() : error.message}`);
-    } finally {
-      if (this.loading === load) this.loading = null;
+      if (this.loading === token) notify(`Loading account ${id}: ${error.describe ? error.describe() : error.message}`);
     }
+    if (this.loading !== token) return;
+    this.loading = null;
     const waiting = this.buffer;
     this.buffer = [];
     for (const message of waiting) this.apply(message);
     this.renderAll();
     this.quotes.followPositions();
+    await this.loadHistory().catch((error) => notify(`Portfolio history: ${error.describe ? error.describe() : error.message}`));
   }
 
   async loadHistory() {
@@ -234,6 +233,7 @@ class Console {
 
   /** Apply one activity message to the views (its `data` renders as the REST read does). */
   apply(message) {
+    if (message.account_id !== this.accountId) return; // buffered before an account switch
     const data = message.data;
     if (message.timestamp) this.setClock(message.timestamp);
     switch (message.event) {
