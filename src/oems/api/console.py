@@ -9,11 +9,10 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
-from oems.api.wire import error_response, new_request_id
+from oems.api.wire import Routes, error_response, new_request_id
 from oems.domain.errors import NotFound
 
 ASSETS = Path(__file__).resolve().parents[1] / "console"
@@ -51,6 +50,11 @@ class _Assets(StaticFiles):
         return response
 
 
+routes = Routes()
+_assets = _Assets(directory=ASSETS)
+
+
+@routes.plain("GET", "/")
 async def index(request: Request) -> Response:
     """The console's page."""
     return FileResponse(
@@ -70,6 +74,7 @@ def vendor_path(name: str) -> Path | None:
     return None
 
 
+@routes.plain("GET", "/console/vendor/{name}")
 async def vendor(request: Request) -> Response:
     """A third-party asset from node_modules; 404 in the envelope when it is not installed."""
     name = request.path_params["name"]
@@ -84,8 +89,7 @@ async def vendor(request: Request) -> Response:
     return FileResponse(path, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
 
-routes = [
-    Route("/", index, methods=["GET"]),
-    Route("/console/vendor/{name}", vendor, methods=["GET"]),
-    Mount("/console", _Assets(directory=ASSETS), name="console"),
-]
+@routes.plain("GET", "/console/{path:path}")
+async def asset(request: Request) -> Response:
+    """One of the console's own files (404 in the envelope for anything else)."""
+    return await _assets.get_response(os.path.normpath(request.path_params["path"]), request.scope)
