@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
-from tests.conftest import ServerProcess
+from tests.support.servers import ServerProcess
 
 from oems.api.console import ASSETS, vendor_path
 

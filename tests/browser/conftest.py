@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from tests.conftest import ADMIN_KEY, API_KEY, ServerProcess
+from tests.support.servers import ADMIN_KEY, API_KEY, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWPORT = {"width": 1280, "height": 800}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 from tests.browser.conftest import Steps, place_limit, sign_in
-from tests.conftest import API_KEY, ServerProcess
+from tests.support.servers import API_KEY, ServerProcess
 
 pytestmark = pytest.mark.slow
 
