@@ -20,7 +20,7 @@ from oems.market.clock import SIMULATED, Clock
 from oems.market.instrument_master import InstrumentMaster, build_instrument_master
 from oems.market.market_data import MarketData, make_source
 from oems.market.replay import ReplayOverlay
-from oems.settings import Rate
+from oems.settings import Rate, StreamSettings
 from oems.store import replay_log
 from oems.store.journal import Journal
 from oems.telemetry import metrics
@@ -45,6 +45,7 @@ class Config:
     venue: VenueSettings = field(default_factory=VenueSettings)
     snapshot_every: int = 1_000_000  # events between state snapshots; 0 disables snapshots
     rate_limit: Rate | None = None  # per user API key; None: no limit
+    stream: StreamSettings = field(default_factory=StreamSettings)  # /v1/ws limits and timers
     # Keep the cyclic collector off the long-lived state (the server does; the tests' many
     # short runtimes in one process do not): see `tune_collector`.
     tune_gc: bool = False

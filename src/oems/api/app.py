@@ -27,6 +27,7 @@ from oems.api import (
     ops,
     orders,
     positions,
+    stream,
 )
 from oems.api.activity import AccessLog
 from oems.api.errors import MethodNotAllowed
@@ -83,12 +84,17 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
 def build_app(runtime: Runtime) -> Starlette:
     """The application serving `runtime`; its lifespan starts and stops the runtime."""
 
+    streaming = stream.StreamService(runtime, runtime.config.stream)
+    streaming.attach()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        streaming.quotes.start()
         try:
             yield
         finally:
+            await streaming.quotes.stop()
             await runtime.stop()
 
     app = Starlette(
@@ -105,6 +111,7 @@ def build_app(runtime: Runtime) -> Starlette:
             *admin_market.routes,
             *admin_openapi.routes,
             *ops.routes,
+            *stream.routes,
             *console.routes,
         ],
         exception_handlers={HTTPException: _http_exception, Exception: _unhandled},
@@ -112,6 +119,7 @@ def build_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.stream = streaming
     rate = runtime.config.rate_limit
     app.state.rate_limiter = RateLimiter(rate) if rate is not None else None
     return app

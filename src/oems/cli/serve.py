@@ -23,6 +23,7 @@ import uvloop
 
 from oems.api.app import build_app
 from oems.api.limits import LimitedHttpToolsProtocol
+from oems.api.stream.protocol import MAX_MESSAGE_BYTES
 from oems.cli.bootstrap import bootstrap, connectable_url, finish_credentials, needs_bootstrap
 from oems.cli.credentials import credentials_path
 from oems.cli.logs import configure_logging
@@ -31,7 +32,7 @@ from oems.cli.startup import EXIT_USAGE, StartupError, describe_path_error
 from oems.domain.timefmt import parse_iso
 from oems.engine.settings import MAX_DEPTH, VenueSettings
 from oems.runtime import Config, Runtime
-from oems.settings import Rate
+from oems.settings import Rate, StreamSettings
 from oems.store.journal import JournalError
 from oems.store.lock import DatabaseLock
 
@@ -63,6 +64,20 @@ def config_from(args: argparse.Namespace) -> Config:
         venue=_venue_settings(args),
         rate_limit=Rate.parse(args.rate_limit) if args.rate_limit else None,
         tune_gc=True,  # one runtime for the life of the process
+        stream=_stream_settings(args),
+    )
+
+
+def _stream_settings(args: argparse.Namespace) -> StreamSettings:
+    if not (args.ws_auth_timeout > 0 and args.ws_heartbeat > 0):
+        raise ValueError("--ws-auth-timeout and --ws-heartbeat must be greater than 0")
+    if args.ws_queue < 1 or args.ws_connections_per_key < 1:
+        raise ValueError("--ws-queue and --ws-connections-per-key must be at least 1")
+    return StreamSettings(
+        auth_timeout_s=args.ws_auth_timeout,
+        heartbeat_s=args.ws_heartbeat,
+        queue=args.ws_queue,
+        connections_per_key=args.ws_connections_per_key,
     )
 
 
@@ -108,6 +123,8 @@ async def serve(config: Config, sock: socket.socket) -> None:
             access_log=False,  # the app logs each request itself (request id, key id, route)
             lifespan="on",
             http=LimitedHttpToolsProtocol,  # URL and header limits answered in the envelope
+            ws_max_size=MAX_MESSAGE_BYTES,  # a larger client frame closes the stream (1009)
+            ws_per_message_deflate=False,  # compressing each message per subscriber costs the loop
         )
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
