@@ -76,7 +76,7 @@ _EVERY_ACCOUNT = (ev.TradingDayStarted, ev.SandboxReset)
 # Events that change a quote without the clock moving: the quote feed samples at once.
 MARKET_EVENTS = (ev.QuotePinned, ev.QuoteReleased, ev.ClockSet, ev.SandboxReset)
 # Events after which a connection's key may no longer be live.
-KEY_EVENTS = (ev.ApiKeyRevoked, ev.SandboxReset)
+KEY_EVENTS = (ev.ApiKeyRevoked, ev.SandboxReset, ev.ClockSet)
 
 
 class _Pending(NamedTuple):
