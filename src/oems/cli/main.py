@@ -197,6 +197,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line; every option falls back to its `OEMS_*` environment variable."""
     from oems.cli.completion import add_completion_flag
     from oems.cli.operator import OPERATOR_EPILOG, add_operator_commands
+    from oems.cli.watch import add_watch_command
 
     parser = StrictParser(
         prog="oems",
@@ -213,6 +214,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_serve_options(serve)
     add_operator_commands(sub)
+    add_watch_command(sub)
     add_completion_flag(parser)
     return parser.parse_args(argv)
 
@@ -225,6 +227,10 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:  # an environment variable of the wrong type
             print(f"oems: {exc}", file=sys.stderr)
             sys.exit(2)
+        if args.command == "watch":
+            from oems.cli.watch import run_watch
+
+            sys.exit(run_watch(args))
         if args.command != "serve":
             from oems.cli.operator import run
 
