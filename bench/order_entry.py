@@ -197,17 +197,30 @@ class Child:
 class Server(Child):
     """`oems serve` on a temporary database."""
 
-    def __init__(self, workdir: Path, log_level: str, profile: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        log_level: str,
+        profile: Path | None = None,
+        launcher: list[str] | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        """`launcher`: what runs `oems` instead of `-m oems.cli.main`; `extra`: more serve options."""
         port = free_port()
         self.db_path = workdir / "oems.db"
         env = {**os.environ, "OEMS_API_KEY": API_KEY, "OEMS_ADMIN_KEY": ADMIN_KEY}
         # Under --profile the server runs inside this script (`--serve-profiled`), under cProfile.
-        launcher = ["-m", "oems.cli.main"]
+        default_launcher = ["-m", "oems.cli.main"]
         if profile is not None:
-            launcher = [str(Path(__file__).resolve()), "--serve-profiled", str(profile), "--"]
+            default_launcher = [
+                str(Path(__file__).resolve()),
+                "--serve-profiled",
+                str(profile),
+                "--",
+            ]
         args = [
             sys.executable,
-            *launcher,
+            *(launcher if launcher is not None else default_launcher),
             "serve",
             "--db",
             str(self.db_path),
@@ -225,6 +238,7 @@ class Server(Child):
             "manual",
             "--log-level",
             log_level,
+            *extra,
         ]
         super().__init__(args, workdir / "oems.log", port, env)
         self.profile = profile
