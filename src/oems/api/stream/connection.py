@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from oems.api.errors import FORBIDDEN_MESSAGE
 from oems.api.stream import protocol as p
 from oems.domain.accounts import ApiKey
+from oems.domain.errors import OemsError
 from oems.domain.instruments import Instrument
 
 if TYPE_CHECKING:
@@ -242,11 +243,13 @@ class Connection:
             if text is None:
                 self._notice(p.ProtocolError(400, "Malformed message: send text frames of JSON"))
                 continue
-            await self._runtime.engine.readable()
             try:
+                await self._runtime.engine.readable()  # read no change that is not yet durable
                 self._handle(p.decode_client_message(text))
             except p.ProtocolError as exc:
                 self._notice(exc)
+            except OemsError as exc:  # the state is unavailable (the journal failed)
+                self._notice(p.ProtocolError(exc.code, exc.message))
 
     def _notice(self, error: p.ProtocolError) -> None:
         self._offer(p.error_notice(error.code, error.message, **error.context).decode())

@@ -1,0 +1,71 @@
+"""The stream's activity recorder on an in-process engine: what it stores, in which order, and
+that a refused command leaves no message and no gap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.trading_engine import Desk, make_engine, request, run
+
+from oems.api.accounts import render_balances
+from oems.api.positions import render_position
+from oems.api.rendering import render_execution, render_order
+from oems.api.stream.recorder import ActivityRecorder
+from oems.domain.errors import OemsError
+from oems.engine import commands as cmd
+from oems.engine.engine import Engine
+from oems.store.journal import ActivityRow
+
+
+def _messages(rows: list[ActivityRow]) -> list[dict[str, Any]]:
+    return [json.loads(row.payload) for row in rows]
+
+
+def test_a_fill_is_recorded_in_order_as_rest_renders_it_and_a_refusal_leaves_no_gap(
+    tmp_path: Path,
+) -> None:
+    delivered: list[ActivityRow] = []
+
+    async def body(engine: Engine) -> None:
+        engine.recorder = ActivityRecorder(
+            engine, engine.journal.activity_heads(), delivered.extend, lambda: None, lambda: None
+        )
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        [order] = await desk.submit(account, request("AAPL", "BUY", "10"))
+        with pytest.raises(OemsError):  # far beyond the buying power: refused, nothing recorded
+            await desk.submit(account, request("AAPL", "BUY", "10000000"))
+        await engine.execute(cmd.CancelOrders(account, ()))  # changes nothing: no message
+        [second] = await desk.submit(account, request("AAPL", "SELL", "4"))
+
+        messages = _messages(delivered)
+        assert [m["account_id"] for m in messages] == [account] * len(messages)
+        assert [m["sequence"] for m in messages] == list(range(1, len(messages) + 1))
+        kinds = [m["event"] for m in messages]
+        fill = ["order", "order", "execution", "order", "position", "balance"]
+        # The account opened, the trading day began, then the two fills with nothing between.
+        assert kinds == ["balance", "balance", *fill, *fill], kinds
+        state = engine.state
+        now = engine.now_ns()
+        last = messages[-6:]
+        assert last[3]["data"] == render_order(state.orders[second.id])
+        assert last[2]["data"] == render_execution(state.executions[account][-1])
+        position = state.positions[account][order.instrument_id]
+        assert last[4]["data"] == render_position(
+            position, engine.mark_price(position.instrument_id, now)
+        )
+        value = engine.account_value(account, now)
+        assert last[5]["data"] == render_balances(state.accounts[account], value, None)
+        assert [m["data"]["status"] for m in messages[1:7] if m["event"] == "order"] == [
+            "PENDING_NEW",
+            "NEW",
+            "FILLED",
+        ]
+        assert engine.journal.read_activity(account, 0) == delivered
+        assert engine.journal.activity_heads() == {account: len(messages)}
+
+    run(make_engine(tmp_path / "j.db"), body)
