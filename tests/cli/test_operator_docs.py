@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from tests.support.servers import ServerProcess
 
 from oems.api import admin_openapi
@@ -26,6 +26,8 @@ def admin_operations() -> set[tuple[str, str]]:
     runtime = SimpleNamespace(config=SimpleNamespace(rate_limit=None))
     found = set()
     for route in build_app(runtime).routes:  # type: ignore[arg-type]
+        if isinstance(route, WebSocketRoute):
+            continue  # /v1/ws: no HTTP operation
         assert isinstance(route, Route) and route.methods is not None
         if route.path.startswith("/admin/"):
             found |= {(m, route.path) for m in route.methods - {"HEAD"}}

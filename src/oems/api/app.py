@@ -84,11 +84,12 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
 def build_app(runtime: Runtime) -> Starlette:
     """The application serving `runtime`; its lifespan starts and stops the runtime."""
 
-    streaming = stream.StreamService(runtime, runtime.config.stream)
-    streaming.attach()
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The stream records activity from the first command the runtime runs.
+        streaming = stream.StreamService(runtime, runtime.config.stream)
+        streaming.attach()
+        app.state.stream = streaming
         await runtime.start()
         streaming.quotes.start()
         try:
@@ -119,7 +120,6 @@ def build_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.state.stream = streaming
     rate = runtime.config.rate_limit
     app.state.rate_limiter = RateLimiter(rate) if rate is not None else None
     return app
