@@ -64,9 +64,11 @@ class ServerProcess:
         return self.process.wait(timeout=30)
 
 
-def start_server(db_path: Path, *extra: str, env: dict[str, str] | None = None) -> ServerProcess:
-    """Start `oems serve` on a free port and wait until it answers `/healthz`."""
-    port = free_port()
+def start_server(
+    db_path: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None
+) -> ServerProcess:
+    """Start `oems serve` on `port` (default: a free one) and wait until it answers `/healthz`."""
+    port = port or free_port()
     log_path = db_path.with_suffix(".log")
     environment = {
         **os.environ,

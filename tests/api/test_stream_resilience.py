@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import API_KEY, ServerProcess, start_server
-from tests.stream_client import sequences, stream
+from tests.support.servers import API_KEY, ServerProcess, start_server
+from tests.support.stream_client import sequences, stream
 from websockets.exceptions import ConnectionClosed
 
 pytestmark = pytest.mark.slow

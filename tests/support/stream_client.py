@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from tests.conftest import API_KEY, ServerProcess
+from tests.support.servers import API_KEY, ServerProcess
 from websockets.asyncio.client import ClientConnection, connect
 
 WAIT_S = 20.0  # how long a test waits for a message the server owes it (it normally takes ms)

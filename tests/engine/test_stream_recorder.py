@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.trading_engine import Desk, make_engine, request, run
+from tests.support.trading_engine import Desk, make_engine, request, run
 
 from oems.api.accounts import render_balances
 from oems.api.positions import render_position

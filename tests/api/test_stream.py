@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import ADMIN_KEY, ServerProcess, start_server
-from tests.stream_client import sequences, stream
+from tests.support.servers import ADMIN_KEY, ServerProcess, start_server
+from tests.support.stream_client import sequences, stream
 from websockets.exceptions import ConnectionClosed
 
 from oems.engine.sandbox import SANDBOX_USER

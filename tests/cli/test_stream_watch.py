@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from tests.conftest import ServerProcess, start_server
+from tests.support.servers import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 WAIT_S = 30.0
