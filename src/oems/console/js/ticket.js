@@ -233,9 +233,12 @@ export class Ticket {
       box.textContent = "Nothing changed.";
       return;
     }
+    const shown = app.orders.get(order.id);
     try {
       const { data } = await app.api.call("PATCH", `/v1/accounts/${app.accountId}/orders/${order.id}`, change);
-      if (data && data.id) {
+      // The answer (PENDING_REPLACE) may arrive after the stream's newer messages on the order:
+      // it is shown only while the row is still the one the replace began from.
+      if (data && data.id && app.orders.get(data.id) === shown) {
         app.orders.set(data.id, data);
         app.schedule("orders");
       }
