@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oems.api.wire import KEY_ID_SCOPE
+
 if TYPE_CHECKING:
     from oems.runtime import Runtime
 
@@ -48,10 +50,12 @@ class AccessLog:
 
 
 def _log_request(scope: Scope, answer: dict[str, Any], seconds: float) -> None:
+    status = int(answer["status"])
+    if status != 401 and not access_log.isEnabledFor(logging.INFO):
+        return  # nothing to write: spare every request the line it would not log
     route = scope.get("route")
     template = getattr(route, "path", None) or scope.get("path", "")
     account = scope.get("path_params", {}).get("account_id")
-    status = int(answer["status"])
     key_id = _key_id(scope)
     fields = {
         "request_id": answer["request_id"],
@@ -72,12 +76,14 @@ def _log_request(scope: Scope, answer: dict[str, Any], seconds: float) -> None:
         access_log.warning(
             "authentication failed: %s client=%s", text, fields["client"], extra=fields
         )
-    elif access_log.isEnabledFor(logging.INFO):
+    else:
         access_log.info("%s", text, extra=fields)
 
 
 def _key_id(scope: Scope) -> str | None:
     """The id of the live key the request presented (the secret itself is never kept)."""
+    if KEY_ID_SCOPE in scope:  # the endpoint authenticated it: no second lookup
+        return str(scope[KEY_ID_SCOPE])
     runtime: Runtime | None = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
     if runtime is None:
         return None

@@ -34,6 +34,8 @@ log = logging.getLogger("oems.api")
 USER = "user"
 ADMIN = "admin"
 PUBLIC = "public"
+# Where an endpoint leaves the id of the key it authenticated, for the access log to read.
+KEY_ID_SCOPE = "oems.key_id"
 
 
 @dataclass(slots=True)
@@ -155,6 +157,7 @@ def endpoint(access: str, route: str) -> Callable[[Handler], AsgiHandler]:
                 key = None
                 if access != PUBLIC:
                     key = _authenticate(request, runtime)
+                    request.scope[KEY_ID_SCOPE] = key.id
                     if (access == ADMIN) != key.admin:
                         raise Forbidden(FORBIDDEN_MESSAGE)
                     limiter = getattr(request.app.state, "rate_limiter", None)

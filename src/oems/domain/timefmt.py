@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 NS_PER_SECOND = 1_000_000_000
 UTC = dt.UTC
@@ -12,8 +13,14 @@ LATEST_NS = 7_258_118_400 * NS_PER_SECOND  # 2200-01-01: every instant fits a si
 def format_ns(ns: int) -> str:
     """Render epoch nanoseconds as `2025-10-03T14:01:15.000000000Z`."""
     seconds, frac = divmod(ns, NS_PER_SECOND)
-    base = dt.datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{frac:09d}Z"
+    return f"{_second(seconds)}.{frac:09d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(seconds: int) -> str:
+    # The timestamps rendered together (an order's, a batch's) mostly share their second, and
+    # strftime is most of the cost of rendering one.
+    return dt.datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def to_datetime(ns: int) -> dt.datetime:
