@@ -309,3 +309,23 @@ def test_a_cash_accounts_covered_call_secures_nothing_more() -> None:
     held = covered_call()
     result = value(account("CASH", "10200.00", hold="200.00"), held)
     assert result.buying_power == D("10000.00")  # its cash less the open-order hold
+
+
+def test_unsettled_cash_keeps_one_credit_and_one_debit_per_settlement_date() -> None:
+    acct = account("MARGIN", "1000")
+    monday, tuesday = dt.date(2025, 10, 20), dt.date(2025, 10, 21)
+    for settles_on, amount in [
+        (monday, "-100.25"),
+        (monday, "40.10"),
+        (monday, "-0.75"),
+        (tuesday, "-5"),
+        (monday, "9.90"),
+        (tuesday, "3"),
+    ]:
+        acct.add_unsettled(settles_on, Decimal(amount))
+    assert acct.unsettled == [
+        (monday, Decimal("-101.00")),
+        (monday, Decimal("50.00")),
+        (tuesday, Decimal("-5")),
+        (tuesday, Decimal("3")),
+    ]

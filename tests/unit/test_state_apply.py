@@ -76,7 +76,8 @@ def test_an_order_filled_leaves_a_position_cash_and_executions() -> None:
     # 12,500.00 less 4,495.00 paid; settled cash waits for T+1.
     assert account.trade_cash == D("8005.00")
     assert account.settled_cash == D("12500.00")
-    assert account.unsettled == [(SETTLES, D("-1495.00")), (SETTLES, D("-3000.00"))]
+    # The two fills' debits settle on the same day: one total for that day.
+    assert account.unsettled == [(SETTLES, D("-4495.00"))]
     assert [e.quantity for e in state.executions[ACCOUNT]] == [10, 20]
 
 

@@ -15,32 +15,31 @@ from oems.domain.timefmt import format_ns
 def render_order(order: Order) -> dict[str, Any]:
     """The contract's `Order`: every field the document defines, null where it does not apply
     (`details` an empty list), so strictly typed clients find each one."""
-    average = order.average_fill_price
+    terms = order.terms
+    strategy = order.legs is not None
+    # Built in one literal, in the document's order: this runs for every answer and message.
     out: dict[str, Any] = {
         "account_id": order.account_id,
-        "average_fill_price": _price(average),
+        "average_fill_price": _price(order.average_fill_price),
         "created_at": format_ns(order.created_ns),
         "filled_quantity": plain(order.filled_quantity),
         "id": str(order.id),
-        "instrument_id": str(order.instrument_id),
-        "instrument_type": order.instrument_type,
+        "instrument_id": None if strategy else str(order.instrument_id),
+        "instrument_type": None if strategy else order.instrument_type,
         "leaves_quantity": plain(order.leaves_quantity),
-        "limit_price": _price(order.terms.limit_price),
-        "order_type": order.terms.order_type,
-        "quantity": plain(order.terms.quantity),
-        "side": order.terms.side,
+        "limit_price": _price(terms.limit_price),
+        "order_type": terms.order_type,
+        "quantity": plain(terms.quantity),
+        "side": terms.side,
         "status": order.status,
-        "stop_price": _price(order.terms.stop_price),
-        "symbol": order.symbol,
-        "time_in_force": order.terms.time_in_force,
+        "stop_price": _price(terms.stop_price),
+        "symbol": None if strategy else order.symbol,
+        "time_in_force": terms.time_in_force,
         "updated_at": format_ns(order.updated_ns),
         "venue": order.venue,
+        "client_order_id": order.client_order_id,
     }
-    out["client_order_id"] = order.client_order_id
     if order.legs is not None:
-        out["instrument_id"] = None
-        out["instrument_type"] = None
-        out["symbol"] = None
         out["legs"] = [
             {
                 "instrument_id": str(leg.instrument_id),
@@ -48,7 +47,7 @@ def render_order(order: Order) -> dict[str, Any]:
                 "instrument_type": leg.instrument_type,
                 "side": leg.side,
                 "ratio": str(leg.ratio),
-                "quantity": plain(order.terms.quantity * leg.ratio),
+                "quantity": plain(terms.quantity * leg.ratio),
                 "filled_quantity": plain(leg.filled_quantity),
                 "average_fill_price": _price(leg.average_price),
                 **({"id": leg.client_leg_id} if leg.client_leg_id else {}),
@@ -56,28 +55,22 @@ def render_order(order: Order) -> dict[str, Any]:
             }
             for leg in order.legs
         ]
-    rest = {
-        "details": list(order.details),
-        "expires_at": format_ns(order.terms.expires_ns)
-        if order.terms.expires_ns is not None
-        else None,
-        "extended_hours": order.terms.extended_hours,
-        "limit_offset": _price(order.terms.limit_offset),
-        "queue_state": order.queue_state,
-        "releases_at": format_ns(order.releases_ns) if order.releases_ns is not None else None,
-        "trailing_offset": _price(order.terms.trailing_offset),
-        "trailing_offset_type": order.terms.trailing_offset_type,
-        "trailing_stop_px": _price(order.trailing_stop_px),
-        "trailing_limit_px": _price(order.trailing_limit_px),
-        "trailing_watermark_px": _price(order.trailing_watermark_px),
-        "trailing_watermark_ts": format_ns(order.trailing_watermark_ns)
-        if order.trailing_watermark_ns is not None
-        else None,
-        "underlying_instrument_id": str(order.underlying_instrument_id)
-        if order.underlying_instrument_id is not None
-        else None,
-    }
-    out.update(rest)
+    out["details"] = list(order.details)
+    out["expires_at"] = None if terms.expires_ns is None else format_ns(terms.expires_ns)
+    out["extended_hours"] = terms.extended_hours
+    out["limit_offset"] = _price(terms.limit_offset)
+    out["queue_state"] = order.queue_state
+    out["releases_at"] = None if order.releases_ns is None else format_ns(order.releases_ns)
+    out["trailing_offset"] = _price(terms.trailing_offset)
+    out["trailing_offset_type"] = terms.trailing_offset_type
+    out["trailing_stop_px"] = _price(order.trailing_stop_px)
+    out["trailing_limit_px"] = _price(order.trailing_limit_px)
+    out["trailing_watermark_px"] = _price(order.trailing_watermark_px)
+    out["trailing_watermark_ts"] = (
+        None if order.trailing_watermark_ns is None else format_ns(order.trailing_watermark_ns)
+    )
+    underlier = order.underlying_instrument_id
+    out["underlying_instrument_id"] = None if underlier is None else str(underlier)
     return out
 
 

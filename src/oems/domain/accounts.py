@@ -130,3 +130,17 @@ class Account:
     def is_margin(self) -> bool:
         """True for Reg T margin accounts."""
         return self.subtype == "MARGIN"
+
+    def add_unsettled(self, settles_on: dt.date, amount: Decimal) -> None:
+        """Book a cash movement that settles on `settles_on`.
+
+        Balances show only the sums of credits and of debits, so each date keeps one credit and
+        one debit total: the list stays as short as the dates pending, however many fills a day
+        has (a balance message per fill would otherwise sum a list that grows with the day).
+        """
+        credit = amount > 0
+        for index, (date, total) in enumerate(self.unsettled):
+            if date == settles_on and (total > 0) == credit:
+                self.unsettled[index] = (date, total + amount)
+                return
+        self.unsettled.append((settles_on, amount))

@@ -52,7 +52,8 @@ def parse_decimal(text: str, bound: Bound) -> Decimal:
 
 def money(value: Decimal) -> str:
     """Render an amount of money with exactly two decimals (`"100000.00"`), rounding half-even."""
-    return fixed(value, 2)
+    rounded = value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return format(rounded if rounded else abs(rounded), "f")
 
 
 def plain(value: Decimal) -> str:
@@ -68,12 +69,19 @@ def fixed(value: Decimal, places: int) -> str:
 
     Never an exponent (`str` would write `1E-8`), and zero unsigned (`-0.001` -> `"0.00"`).
     """
-    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    quantum = _QUANTA[places] if 0 <= places < len(_QUANTA) else Decimal(1).scaleb(-places)
+    rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
     return format(rounded if rounded else abs(rounded), "f")
+
+
+_QUANTA = tuple(Decimal(1).scaleb(-places) for places in range(19))  # 1, 0.1, ... 1E-18
 
 
 def price(value: Decimal) -> str:
     """Render a price with at least two decimals, more when its tick needs them (`"180.00"`)."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -2:
+        return money(value)  # two places or fewer as written: trailing zeros cannot add any
     exponent = value.normalize().as_tuple().exponent
     places = max(2, -exponent) if isinstance(exponent, int) else 2
     return fixed(value, places)

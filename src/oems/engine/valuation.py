@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 from oems.domain.balances import AccountValue, MarginRates, value_account
+from oems.domain.positions import Position
 from oems.domain.state import TradingState
 from oems.market.calendar import REGULAR, TradingCalendar
 from oems.market.instrument_master import InstrumentMaster
@@ -66,15 +67,30 @@ class Valuation:
         """The account's balances valued at current marks."""
         account = self.state.accounts[account_id]
         positions = self.state.positions.get(account_id, {}).values()
+        # `value_account` asks for a position's mark and rates more than once (its strategy
+        # offsets group the options again), and an underlier's mark for each of its options:
+        # each is looked up once per valuation.
+        marks: dict[uuid.UUID, Decimal | None] = {}
+        rates: dict[uuid.UUID, MarginRates] = {}
+
+        def mark_of(instrument_id: uuid.UUID) -> Decimal | None:
+            if instrument_id not in marks:
+                marks[instrument_id] = self.mark_price(instrument_id, now_ns)
+            return marks[instrument_id]
+
+        def rates_of(p: Position) -> MarginRates:
+            found = rates.get(p.instrument_id)
+            if found is None:
+                underlier = p.underlying_instrument_id
+                found = rates[p.instrument_id] = self.margin_rates(
+                    p.instrument_id, mark_of(underlier) if underlier else None
+                )
+            return found
+
         return value_account(
             account,
             positions,
-            lambda p: self.mark_price(p.instrument_id, now_ns),
-            lambda p: self.margin_rates(
-                p.instrument_id,
-                self.mark_price(p.underlying_instrument_id, now_ns)
-                if p.underlying_instrument_id
-                else None,
-            ),
+            lambda p: mark_of(p.instrument_id),
+            rates_of,
             self.calendar.session_at(now_ns) == REGULAR,
         )

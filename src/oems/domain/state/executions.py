@@ -121,7 +121,7 @@ def _book_execution(
     position.apply_fill(signed, execution.price)
     amount = -signed * execution.price * multiplier
     account.trade_cash += amount
-    account.unsettled.append((settles_on, amount))
+    account.add_unsettled(settles_on, amount)
     state.executions.setdefault(order.account_id, []).append(execution)
 
 

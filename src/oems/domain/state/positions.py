@@ -55,7 +55,7 @@ def _option_delivery(state: TradingState, e: ev.OptionDelivery) -> None:
     deliver(stock, e.shares, e.strike, cost, day_cost)
     amount = -e.shares * e.strike
     account.trade_cash += amount
-    account.unsettled.append((e.settles_on, amount))
+    account.add_unsettled(e.settles_on, amount)
 
 
 def _option_expired(state: TradingState, e: ev.OptionExpired) -> None:
