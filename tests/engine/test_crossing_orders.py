@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.support.trading_engine import Desk, make_engine, request, run
+from tests.support.trading_engine import Desk, every_execution, make_engine, request, run
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
@@ -141,7 +141,7 @@ def test_good_through_crossing_works_joins_the_closing_crossing_and_the_rest_is_
         await desk.advance_to(DAY1_CLOSE)
         # The closing auction (midpoint 100.01) fills the 60 left; the limit below it is canceled.
         assert through.status == o.FILLED and through.filled_quantity == 100
-        prices = [(e.quantity, e.price) for e in engine.state.executions[account]]
+        prices = [(e.quantity, e.price) for e in every_execution(engine)[account]]
         assert prices == [(D(40), D("100.02")), (D(60), D("100.01"))]
         assert below.status == o.CANCELED
         assert below.details == ["Limit not reached in the closing auction: canceled"]

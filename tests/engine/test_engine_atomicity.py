@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.trading_engine import Desk, make_engine, request, run
+from tests.support.trading_engine import Desk, make_engine, order_of, request, run
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest, ServiceUnavailable
@@ -19,6 +19,7 @@ from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine import trading
 from oems.engine.engine import Engine
+from oems.store.history import HistoryRows
 from oems.store.journal import ActivityRow, Journal, Row
 from oems.store.snapshots import dump_state
 
@@ -93,7 +94,7 @@ def test_close_positions_failing_after_its_cancels_cancels_nothing(
         assert engine.state.orders[resting.id].status == o.NEW
         # The venue still works the resting order: it fills when the market reaches it.
         await desk.quote("AAPL", "150.00", "150.02")
-        assert engine.state.orders[resting.id].status == o.FILLED
+        assert order_of(engine, account, resting.id).status == o.FILLED
 
     run(make_engine(tmp_path / "j.db"), body)
 
@@ -123,10 +124,15 @@ class FailingJournal(Journal):
 
     fail = False
 
-    def append(self, rows: list[Row], activity: Sequence[ActivityRow] = ()) -> None:
+    def append(
+        self,
+        rows: list[Row],
+        activity: Sequence[ActivityRow] = (),
+        closed: HistoryRows | None = None,
+    ) -> None:
         if self.fail:
             raise sqlite3.OperationalError("database or disk is full")
-        super().append(rows, activity)
+        super().append(rows, activity, closed)
 
 
 def test_a_full_disk_refuses_writes_with_503_keeps_reads_and_loses_nothing_acknowledged(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.trading_engine import MASTER, Desk, make_engine, request, run
+from tests.support.trading_engine import MASTER, Desk, every_order, make_engine, request, run
 
 from oems.domain import instructions as pi
 from oems.domain import orders as o
@@ -619,7 +619,7 @@ def _state_picture(engine: Engine) -> dict[str, Any]:
             a.id: (a.trade_cash, a.settled_cash, a.open_order_hold, list(a.unsettled))
             for a in state.accounts.values()
         },
-        "orders": {str(k): v.status for k, v in state.orders.items()},
+        "orders": {str(k): v.status for k, v in every_order(engine).items()},
         "instructions": {
             str(k): (i.status, i.accepted_quantity, i.rejection_reason)
             for k, i in state.instructions.items()

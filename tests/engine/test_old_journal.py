@@ -15,7 +15,7 @@ def test_a_journal_written_by_older_code_recovers_to_the_state_it_held(tmp_path:
     shutil.copyfile(FIXTURE, copy)
     engine = make_engine(copy)
     try:
-        assert summarize(engine.state) == json.loads(SUMMARY.read_text())
+        assert summarize(engine) == json.loads(SUMMARY.read_text())
     finally:
         engine.close()
         engine.journal.close()

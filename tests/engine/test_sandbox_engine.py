@@ -36,9 +36,9 @@ def test_a_reset_is_one_journal_batch_and_replays_to_the_new_sandbox(tmp_path: P
 
     async def reset(engine: Engine) -> dict[str, object]:
         append = engine.journal.append
-        engine.journal.append = lambda rows, activity=(): (
+        engine.journal.append = lambda rows, activity=(), closed=None: (
             batches.append(list(rows)),
-            append(rows, activity),
+            append(rows, activity, closed),
         )[1]  # type: ignore[method-assign]
         await engine.execute(cmd.ResetSandbox(SANDBOX_ACCOUNTS))
         return picture(engine)
@@ -63,7 +63,7 @@ def test_a_crash_while_writing_the_reset_leaves_the_old_sandbox(tmp_path: Path) 
     db = tmp_path / "j.db"
     before = run(make_engine(db), _trade)
 
-    def refuse(rows: list[Any]) -> None:
+    def refuse(*args: Any) -> None:
         raise OSError("disk gone")
 
     async def reset(engine: Engine) -> None:

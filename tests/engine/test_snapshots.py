@@ -41,12 +41,14 @@ def make_engine(path: Path) -> Engine:
 
 
 def full_replay(path: Path) -> TradingState:
-    """The state every event of the journal at `path` produces, snapshots ignored."""
+    """The state every event of the journal at `path` produces, snapshots ignored (its closed
+    orders and executions gone to the history store, as after a batch)."""
     state = TradingState()
     journal = Journal(path)
     for event in journal.replay():
         state.apply(event)
     journal.close()
+    state.retire()
     return state
 
 
@@ -230,7 +232,7 @@ def test_snapshot_taken_on_stop_is_used_on_next_start(tmp_path: Path, replays: l
         )
         await execute(cmd.RunDue())
         await execute(cmd.AdvanceClock(START + 2 * DAY_NS))
-        assert runtime.state.executions[account.id]  # the market order filled
+        assert list(runtime.journal.history.every_execution())  # the market order filled
         assert runtime.state.open_orders[account.id]  # the limit order still works
         await runtime.stop()
         return runtime.journal.last_seq, runtime.state

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from tests.support.trading_engine import MASTER, Desk, make_engine, request, run
+from tests.support.trading_engine import (
+    MASTER,
+    Desk,
+    every_execution,
+    every_order,
+    make_engine,
+    request,
+    run,
+)
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
@@ -164,7 +172,7 @@ def test_butterfly_fills_as_one_package_with_legs_positions_and_cash(tmp_path: P
         assert by_symbol == {CALLS[D(270)]: 5, CALLS[D(280)]: -10, CALLS[D(290)]: 5}
         cash = engine.state.accounts[account].trade_cash
         assert cash == D(1000000) - 5 * 100 * D("3.00")
-        executions = engine.state.executions[account]
+        executions = every_execution(engine)[account]
         assert [(e.symbol, e.side, e.quantity, e.price) for e in executions] == [
             (CALLS[D(270)], o.BUY, 5, D("12.00")),
             (CALLS[D(280)], o.SELL, 10, D("5.50")),
@@ -239,7 +247,7 @@ def _legs_picture(engine: Engine) -> object:
             order.status,
             [(leg.symbol, leg.filled_quantity, leg.filled_notional) for leg in order.legs or []],
         )
-        for order in engine.state.orders.values()
+        for order in every_order(engine).values()
     ]
 
 

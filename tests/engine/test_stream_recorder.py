@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.trading_engine import Desk, make_engine, request, run
+from tests.support.trading_engine import (
+    Desk,
+    every_execution,
+    make_engine,
+    order_of,
+    request,
+    run,
+)
 
 from oems.api.accounts import render_balances
 from oems.api.positions import render_position
@@ -52,8 +59,8 @@ def test_a_fill_is_recorded_in_order_as_rest_renders_it_and_a_refusal_leaves_no_
         state = engine.state
         now = engine.now_ns()
         last = messages[-6:]
-        assert last[3]["data"] == render_order(state.orders[second.id])
-        assert last[2]["data"] == render_execution(state.executions[account][-1])
+        assert last[3]["data"] == render_order(order_of(engine, account, second.id))
+        assert last[2]["data"] == render_execution(every_execution(engine)[account][-1])
         position = state.positions[account][order.instrument_id]
         assert last[4]["data"] == render_position(
             position, engine.mark_price(position.instrument_id, now)

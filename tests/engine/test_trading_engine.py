@@ -11,7 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.support.schema_check import assert_matches_schema
-from tests.support.trading_engine import Desk, make_engine, picture, request, run
+from tests.support.trading_engine import (
+    Desk,
+    every_execution,
+    every_order,
+    make_engine,
+    picture,
+    request,
+    run,
+)
 
 from oems.api.accounts import render_balances
 from oems.domain import orders as o
@@ -46,7 +54,7 @@ def test_market_order_fills_at_the_touch_up_to_displayed_size_then_on_later_quot
         cash = engine.state.accounts[account]
         assert cash.trade_cash == D("1000000") - D("10001.40")
         assert cash.settled_cash == D("1000000")
-        executions = engine.state.executions[account]
+        executions = every_execution(engine)[account]
         assert [(e.quantity, e.price) for e in executions] == [
             (D(60), D("100.01")),
             (D(40), D("100.02")),
@@ -374,7 +382,7 @@ def test_replaying_the_journal_rebuilds_orders_positions_cash_and_books(tmp_path
         await desk.quote("AAPL", "120.00", "120.10", size=500)  # the resting GTC sell works
         return {
             "picture": picture_now,
-            "statuses": sorted(o_.status for o_ in engine.state.orders.values()),
+            "statuses": sorted(o_.status for o_ in every_order(engine).values()),
         }
 
     result = run(make_engine(db), after_restart)
@@ -464,7 +472,7 @@ async def _act(engine: Engine, desk: Desk, account: int, action: tuple) -> None:
 
 def _check_invariants(engine: Engine, account: int) -> None:
     state = engine.state
-    executions = state.executions.get(account, [])
+    executions = every_execution(engine).get(account, [])
     by_order: dict[object, Decimal] = {}
     net: dict[object, Decimal] = {}
     cash = D(1000000)
@@ -477,7 +485,7 @@ def _check_invariants(engine: Engine, account: int) -> None:
         assert position.quantity == net.get(instrument_id, D(0))
     held: dict[object, Decimal] = {}
     hold = D(0)
-    for order in state.orders.values():
+    for order in every_order(engine).values():
         assert order.filled_quantity == by_order.get(order.id, D(0))
         assert order.filled_quantity <= order.terms.quantity
         if order.is_open:

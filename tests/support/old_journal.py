@@ -12,11 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.support.trading_engine import Desk, make_engine, request
+from tests.support.trading_engine import Desk, every_execution, every_order, make_engine, request
 
 from oems.domain import orders as o
 from oems.domain.instructions import InstructionRequest
-from oems.domain.state import TradingState
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
 
@@ -25,8 +24,9 @@ SUMMARY = FIXTURE.with_suffix(".summary.json")
 CALL = "AAPL  251017C00250000"
 
 
-def summarize(state: TradingState) -> dict[str, Any]:
+def summarize(engine: Engine) -> dict[str, Any]:
     """What a user can see of the state, in plain JSON: accounts, orders, fills, positions, keys."""
+    state = engine.state
     return {
         "events": state.events_applied,
         "last_event_ns": state.last_event_ns,
@@ -44,11 +44,11 @@ def summarize(state: TradingState) -> dict[str, Any]:
                 str(order.average_fill_price),
                 str(order.terms.limit_price),
             ]
-            for order in state.orders.values()
+            for order in every_order(engine).values()
         },
         "executions": {
             str(order_id): [[str(e.quantity), str(e.price)] for e in fills]
-            for order_id, fills in state.executions.items()
+            for order_id, fills in every_execution(engine).items()
         },
         "positions": {
             str(account_id): {
@@ -109,7 +109,7 @@ def write(path: Path) -> dict[str, Any]:
         await asyncio.sleep(0)
         try:
             await _scenario(engine)
-            return summarize(engine.state)
+            return summarize(engine)
         finally:
             task.cancel()
             engine.close()

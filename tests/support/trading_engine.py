@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from oems.domain import orders as o
 from oems.domain.orders import Order, OrderRequest
+from oems.domain.positions import Execution
 from oems.domain.state import TradingState
 from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
@@ -129,7 +131,7 @@ class Desk:
     async def submit(self, account_id: int, *requests: OrderRequest) -> list[Order]:
         orders = await self.engine.execute(cmd.SubmitOrders(account_id, tuple(requests)))
         await self.settle()
-        return [self.engine.state.orders[order.id] for order in orders]
+        return [order_of(self.engine, account_id, order.id) for order in orders]
 
     async def settle(self) -> None:
         """Let the venue answer everything due now (zero latency)."""
@@ -140,6 +142,30 @@ class Desk:
 
     async def advance(self, seconds: int) -> None:
         await self.engine.execute(cmd.AdvanceClock(self.engine.now_ns() + seconds * 1_000_000_000))
+
+
+def order_of(engine: Engine, account_id: int, order_id: uuid.UUID) -> Order:
+    """The order, open (the live object in memory) or closed (from the history store)."""
+    order = engine.state.orders.get(order_id) or engine.journal.history.order(account_id, order_id)
+    assert order is not None, order_id
+    return order
+
+
+def every_order(engine: Engine) -> dict[uuid.UUID, Order]:
+    """Every order: the open ones in memory and the closed ones in the history store, by id."""
+    found = {order.id: order for order in engine.journal.history.every_order()}
+    found.update(engine.state.orders)
+    return dict(sorted(found.items()))
+
+
+def every_execution(engine: Engine) -> dict[int, list[Execution]]:
+    """Every execution by account, oldest first (the history store's, then any not yet there)."""
+    found: dict[int, list[Execution]] = {}
+    for execution in engine.journal.history.every_execution():
+        found.setdefault(execution.account_id, []).append(execution)
+    for account_id, booked in engine.state.executions.items():
+        found.setdefault(account_id, []).extend(booked)
+    return found
 
 
 def picture(engine: Engine) -> dict[str, object]:
@@ -154,7 +180,7 @@ def picture(engine: Engine) -> dict[str, object]:
                 v.terms.quantity,
                 v.hold_per_unit,
             )
-            for k, v in state.orders.items()
+            for k, v in every_order(engine).items()
         },
         "positions": {
             a: {str(i): (p.quantity, p.cost, p.held) for i, p in book.items()}
@@ -163,5 +189,5 @@ def picture(engine: Engine) -> dict[str, object]:
         "cash": {
             a.id: (a.trade_cash, a.settled_cash, a.open_order_hold) for a in state.accounts.values()
         },
-        "executions": {a: len(e) for a, e in state.executions.items()},
+        "executions": {a: len(e) for a, e in every_execution(engine).items()},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from oems.api.access import granted_account
@@ -9,36 +10,36 @@ from oems.api.pagination import newest_first_page, query_filters
 from oems.api.params import Query
 from oems.api.rendering import render_execution
 from oems.api.wire import USER, Call, Reply, Routes
-from oems.domain.positions import Execution
+from oems.store.history import ExecutionQuery, OrderQuery, uuid_refs
 
 routes = Routes()
 
 
 @routes.get(USER, "/v1/accounts/{account_id}/executions")
 async def get_executions(call: Call) -> Any:
-    """The account's executions, newest first, one per fill."""
+    """The account's executions, newest first, one per fill (all of them are in the history
+    store once their batch is durable, which is when a read runs)."""
     account = granted_account(call)
     query = Query(call.query)
     instrument_ids = query.instrument_ids("instrument_ids", call.runtime.instruments.resolve)
     underliers = query.instrument_ids("underlying_instrument_ids", call.runtime.instruments.resolve)
-    refs = set(query.csv("order_ids")) or None
-    start = query.instant("from")
-    end = query.instant("to")
-    orders = call.runtime.state.orders
-
-    def matches(execution: Execution) -> bool:
-        if refs is not None and str(execution.order_id) not in refs:
-            client_id = orders[execution.order_id].client_order_id
-            if client_id not in refs:
-                return False
-        return (
-            (instrument_ids is None or execution.instrument_id in instrument_ids)
-            and (underliers is None or execution.underlying_instrument_id in underliers)
-            and (start is None or execution.ts_ns >= start)
-            and (end is None or execution.ts_ns <= end)
-        )
-
-    executions = call.runtime.state.executions.get(account.id, [])
-    filters = query_filters("executions", account.id, call.query)
-    page, meta = newest_first_page(executions, matches, query, filters)
+    refs = frozenset(query.csv("order_ids")) or None
+    history = call.runtime.journal.history
+    order_ids: set[uuid.UUID] | None = None
+    if refs is not None:  # an order named by id or client order id, open or closed
+        wanted = OrderQuery(refs=refs)
+        open_orders = call.runtime.state.open_orders.get(account.id, {}).values()
+        order_ids = {o.id for o in open_orders if wanted.matches(o)}
+        order_ids |= history.order_ids_for(account.id, refs)
+        order_ids |= set(uuid_refs(refs))
+    filters = ExecutionQuery(
+        instrument_ids=None if instrument_ids is None else frozenset(instrument_ids),
+        underliers=None if underliers is None else frozenset(underliers),
+        order_ids=None if order_ids is None else frozenset(order_ids),
+        start_ns=query.instant("from"),
+        end_ns=query.instant("to"),
+    )
+    sources = [history.executions(account.id, filters)]
+    fingerprint = query_filters("executions", account.id, call.query)
+    page, meta = newest_first_page(sources, query, fingerprint)
     return Reply([render_execution(execution) for execution in page], meta)

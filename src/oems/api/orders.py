@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -12,7 +12,7 @@ import orjson
 
 from oems.api.access import granted_account
 from oems.api.jsonbody import decode_body, value_error
-from oems.api.pagination import newest_first_page, query_filters
+from oems.api.pagination import InMemory, KeysetSource, newest_first_page, query_filters
 from oems.api.params import Query
 from oems.api.rendering import render_order
 from oems.api.values import optional_decimal, wire_decimal
@@ -33,6 +33,7 @@ from oems.domain.orders import (
 from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
+from oems.store.history import OrderQuery
 
 routes = Routes()
 
@@ -338,11 +339,15 @@ async def submit_orders(call: Call) -> Any:
 
 
 def find_order(call: Call, account_id: int, reference: str, open_only: bool = False) -> Order:
-    """An order of the account by id, or by client order id while it is open; else 404."""
+    """An order of the account by id (open, or closed from the history), or by client order id
+    while it is open; else 404."""
     state = call.runtime.state
     order = None
     with contextlib.suppress(ValueError):
-        order = state.orders.get(uuid.UUID(reference))
+        order_id = uuid.UUID(reference)
+        order = state.orders.get(order_id) or call.runtime.journal.history.order(
+            account_id, order_id
+        )
     if order is None or order.account_id != account_id:
         order = state.client_order_ids.get((account_id, reference))
         if order is not None and not order.is_open:
@@ -352,45 +357,43 @@ def find_order(call: Call, account_id: int, reference: str, open_only: bool = Fa
     return order
 
 
-def _order_filter(call: Call, query: Query, account_id: int) -> Callable[[Order], bool]:
-    """The predicate the list and cancel-all filters describe."""
-    statuses = set(query.choices("status", ORDER_STATUSES)) or None
+def _order_query(call: Call, query: Query) -> OrderQuery:
+    """The filters of the list and cancel-all queries."""
+    resolve = call.runtime.instruments.resolve
+    statuses = query.choices("status", ORDER_STATUSES)
     symbol = query.string("symbol")
-    instrument_ids = query.instrument_ids("instrument_ids", call.runtime.instruments.resolve)
-    underliers = query.instrument_ids("underlying_instrument_ids", call.runtime.instruments.resolve)
+    instrument_ids = query.instrument_ids("instrument_ids", resolve)
+    underliers = query.instrument_ids("underlying_instrument_ids", resolve)
     instrument_type = query.choice("instrument_type", SECURITY_TYPES)
-    refs = set(query.csv("order_ids")) or None
-    start = query.instant("from")
-    end = query.instant("to")
-    side = query.choice("side", (*SIDES, "OTHER"))
-    order_type = query.choice("type", (*ORDER_TYPES, "OTHER"))
-
-    def matches(order: Order) -> bool:
-        return (
-            (statuses is None or order.status in statuses)
-            and (symbol is None or bool({symbol, symbol.upper()} & order.symbols))
-            and (instrument_ids is None or bool(instrument_ids & order.instrument_ids))
-            and (underliers is None or order.underlying_instrument_id in underliers)
-            and (instrument_type is None or order.instrument_type == instrument_type)
-            and (refs is None or str(order.id) in refs or order.client_order_id in refs)
-            and (start is None or order.created_ns >= start)
-            and (end is None or order.created_ns <= end)
-            and (side is None or order.terms.side == side)
-            and (order_type is None or order.terms.order_type == order_type)
-        )
-
-    return matches
+    refs = query.csv("order_ids")
+    return OrderQuery(
+        statuses=frozenset(statuses) or None,
+        symbol=symbol,
+        instrument_ids=None if instrument_ids is None else frozenset(instrument_ids),
+        underliers=None if underliers is None else frozenset(underliers),
+        instrument_type=instrument_type,
+        refs=frozenset(refs) or None,
+        start_ns=query.instant("from"),
+        end_ns=query.instant("to"),
+        side=query.choice("side", (*SIDES, "OTHER")),
+        order_type=query.choice("type", (*ORDER_TYPES, "OTHER")),
+    )
 
 
 @routes.get(USER, "/v1/accounts/{account_id}/orders")
 async def get_orders(call: Call) -> Any:
-    """The account's orders, newest first, filtered and paged."""
+    """The account's orders, newest first, filtered and paged: the open ones from memory, the
+    closed ones from the history store."""
     account = granted_account(call)
     query = Query(call.query)
-    matches = _order_filter(call, query, account.id)
-    orders = call.runtime.state.orders_by_account.get(account.id, [])
+    wanted = _order_query(call, query)
+    open_orders = call.runtime.state.open_orders.get(account.id, {}).values()
+    sources: list[KeysetSource] = [
+        InMemory([order for order in open_orders if wanted.matches(order)]),
+        call.runtime.journal.history.orders(account.id, wanted),
+    ]
     filters = query_filters("orders", account.id, call.query)
-    page, meta = newest_first_page(orders, matches, query, filters)
+    page, meta = newest_first_page(sources, query, filters)
     return Reply([render_order(order) for order in page], meta)
 
 
@@ -444,9 +447,9 @@ async def cancel_order(call: Call) -> Any:
 async def cancel_all_orders(call: Call) -> Any:
     """Cancel every open order the filters match; 404 when none does."""
     account = granted_account(call)
-    matches = _order_filter(call, Query(call.query), account.id)
+    wanted = _order_query(call, Query(call.query))
     open_orders = call.runtime.state.open_orders.get(account.id, {}).values()
-    ids = _ids(order for order in open_orders if matches(order))
+    ids = _ids(order for order in open_orders if wanted.matches(order))
     if not ids:
         raise NotFound("No orders match the specified filters")
     canceled = await call.runtime.engine.execute(cmd.CancelOrders(account.id, ids))

@@ -21,12 +21,13 @@ from oems.market.clock import Clock
 from oems.market.instrument_master import InstrumentMaster
 from oems.market.market_data import MarketData
 from oems.market.quotes import Quote
+from oems.store.history import History
 
 
 @dataclass(slots=True)
 class Context:
-    """The state, `emit`, the clock, ids, calendar, instruments, quotes, valuation and venue
-    settings: everything the use cases read or change, and nothing of how commands are run."""
+    """The state, `emit`, the clock, ids, calendar, instruments, quotes, valuation, venue
+    settings and the order history: everything the use cases read or change, and nothing of how commands are run."""
 
     state: TradingState
     emit: Callable[[Event], None]  # record an event of the command being handled: applied now
@@ -37,6 +38,7 @@ class Context:
     market: MarketData
     valuation: Valuation
     venue_settings: VenueSettings
+    history: History  # the closed orders, which have left `state`
 
     def now_ns(self) -> int:
         """The market clock's instant, never earlier than the last journaled event."""
@@ -55,7 +57,7 @@ class Context:
 
     def open_order(self, account_id: int, order_id: uuid.UUID, verb: str) -> Order:
         """The account's order, open; 404 when unknown, 400 when it is already done."""
-        order = self.state.orders.get(order_id)
+        order = self.state.orders.get(order_id) or self.history.order(account_id, order_id)
         if order is None or order.account_id != account_id:
             raise NotFound(f"Order {order_id} not found")
         if not order.is_open:

@@ -84,6 +84,7 @@ class Engine:
             market=market,
             valuation=self.valuation,
             venue_settings=venue or VenueSettings(),
+            history=journal.history,
         )
         self.venue = Venue(self.ctx)
         self.clearing = Clearing(self.ctx)
@@ -226,6 +227,7 @@ class Engine:
                 *self.state.api_keys,
                 *self.state.instructions,
                 *(executions[-1].id for executions in self.state.executions.values() if executions),
+                *self.journal.history.newest_ids(),
             ],
             default=None,
         )

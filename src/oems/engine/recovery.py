@@ -7,8 +7,10 @@ import logging
 from collections.abc import Callable
 
 from oems.domain import events as ev
+from oems.domain.orders import Order
 from oems.domain.state import TradingState
 from oems.market.clock import SIMULATED, WALL, Clock
+from oems.store.history import history_rows
 from oems.store.journal import Journal
 from oems.store.snapshots import collector_paused, load_state
 
@@ -26,23 +28,73 @@ def apply_recorded(state: TradingState, clock: Clock) -> Callable[[ev.Event], No
     return apply
 
 
+SETTLE_EVERY = 4096  # events between two moves of replayed closed orders to the history
+
+
 def load_journal(journal: Journal, state: TradingState, clock: Clock) -> int:
-    """Fill the empty `state` from the latest snapshot and the journal after it; the event count."""
+    """Fill the empty `state` from the latest snapshot and the journal after it; the event count.
+
+    Closed orders leave the state as they do live (see `_Settler`); the history rows of closings
+    the history tables do not hold yet (a journal written before them) are written on the way.
+    """
     apply = apply_recorded(state, clock)
     after = 0
+    through = journal.history_through_seq()
     with collector_paused():
         try:
             snapshot = journal.latest_snapshot()
-            if snapshot is not None:
+            # A snapshot holds no closed order: usable only if the history holds those before it.
+            if snapshot is not None and snapshot[0] <= through:
                 load_state(snapshot[1], snapshot[0], state)
                 after = snapshot[0]
         except Exception:
             log.warning("snapshot unusable; replaying the whole journal", exc_info=True)
+        settler = _Settler(journal, state, through)
         count = after
         for event in journal.replay(after):
             apply(event)
             count += 1
+            if count == through or count % SETTLE_EVERY == 0:
+                settler.settle(count)
+        settler.finish(count)
+    journal.history.forget()
     return count
+
+
+class _Settler:
+    """Moves replayed closed orders and executions out of the state, as the writer does live.
+
+    At each settle point the executions booked and the orders closed since the previous point are
+    taken; the orders are dropped one point later (a live batch may still name an order it
+    closed, so a replay never drops one at a point a batch could straddle). Closings and
+    executions past `through` are not in the history yet: their rows are written here.
+    """
+
+    def __init__(self, journal: Journal, state: TradingState, through: int) -> None:
+        self._journal = journal
+        self._state = state
+        self._through = through
+        self._held: list[Order] = []
+        self._settled = -1
+
+    def settle(self, seq: int) -> None:
+        """Take what closed up to event `seq`; drop what the previous point took."""
+        if seq == self._settled:
+            return
+        self._settled = seq
+        state = self._state
+        closed, executions, reset = state.closed_orders, state.new_executions(), state.history_reset
+        state.closed_orders = self._held
+        state.retire()  # the orders held since the previous point; also clears `executions`
+        self._held = closed
+        if seq > self._through:
+            self._journal.rebuild_history(history_rows(closed, executions, reset, seq), seq)
+
+    def finish(self, seq: int) -> None:
+        """The end of the journal: everything closed leaves the state."""
+        self.settle(seq)
+        self._state.closed_orders, self._held = self._held, []
+        self._state.retire()
 
 
 def recover(journal: Journal, state: TradingState, clock: Clock) -> int:
@@ -65,5 +117,6 @@ def reload(journal: Journal, state: TradingState, clock: Clock, kept: list[ev.Ev
         setattr(state, f.name, getattr(fresh, f.name))
     load_journal(journal, state, clock)
     apply = apply_recorded(state, clock)
+    # `kept` are events of the batch in progress: what they close waits for its commit.
     for event in kept:
         apply(event)

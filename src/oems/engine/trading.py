@@ -101,10 +101,14 @@ def plan_submit(
     account = ctx.account(c.account_id)
     now = ctx.now_ns()
     seen: set[str] = set()
+    closed = ctx.history.client_ids_taken(
+        account.id, [r.client_order_id for r in c.orders if r.client_order_id is not None]
+    )
     for index, request in enumerate(c.orders):
         client_id = request.client_order_id
         if client_id is not None:
-            if (account.id, client_id) in state.client_order_ids or client_id in seen:
+            taken = (account.id, client_id) in state.client_order_ids or client_id in closed
+            if taken or client_id in seen:
                 raise Conflict(f"An order with id `{client_id}` already exists in this account")
             seen.add(client_id)
         if request.terms.expires_ns is not None and request.terms.expires_ns <= now:

@@ -13,6 +13,7 @@ from oems.domain.errors import OemsError, ServiceUnavailable
 from oems.domain.state import TradingState
 from oems.engine.recorder import ActivityRecorder
 from oems.market.clock import Clock
+from oems.store.history import HistoryRows, history_rows
 from oems.store.journal import ActivityRow, Journal, Row, encode_rows
 from oems.store.snapshots import ChildDump, dump_state
 
@@ -213,9 +214,10 @@ class Writer:
         assert self._durable is not None
         self._durable.clear()
         activity = self._take_activity()
+        closed = self._closed_rows(len(rows))
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._io, self.journal.append, rows, activity)
+            await loop.run_in_executor(self._io, self.journal.append, rows, activity, closed)
         except Exception as exc:
             if self.recorder is not None:
                 self.recorder.discard(activity)
@@ -225,7 +227,20 @@ class Writer:
                 self.recorder.durable(activity)
             if self._on_commit is not None:
                 self._on_commit(events, self.journal.last_commit_seconds)
+            # Before `_durable` is set: no read sees an order that is in neither place.
+            self.state.retire()
+            self.journal.history.retired(closed)
         return True
+
+    def _closed_rows(self, batch_size: int) -> HistoryRows:
+        """The history rows of the orders the batch closed and the executions it booked."""
+        state = self.state
+        return history_rows(
+            state.closed_orders,
+            state.new_executions(),
+            state.history_reset,
+            self.journal.last_seq + batch_size,
+        )
 
     def _start_background_snapshot(self) -> None:
         """Fork here, where state == journal; the batches go on while the child pickles."""

@@ -18,6 +18,8 @@ from typing import NamedTuple
 import msgspec
 
 from oems.domain.events import Event, decode_event, encode_event
+from oems.store import history
+from oems.store.history import History, HistoryRows
 from oems.store.lock import PRIVATE, create_private
 from oems.store.snapshots import format_version
 
@@ -100,7 +102,7 @@ class Journal:
             # survives kill -9 and power loss alike.
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(_SCHEMA + history.SCHEMA)
             # The seq of the last appended event, and of the newest snapshot this code can read.
             self.last_seq = int(
                 self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
@@ -116,12 +118,19 @@ class Journal:
         # A :memory: database has one connection, so its reads share the writer's lock.
         self._reader_lock = self._lock if str(path) == ":memory:" else threading.Lock()
         self._read_conn: sqlite3.Connection | None = None
+        self.history = History(self._reader, self._reader_lock)
         self.last_batch_size = 0
         self.last_commit_seconds = 0.0
 
-    def append(self, rows: list[Row], activity: Sequence[ActivityRow] = ()) -> None:
-        """Write the encoded events (see `encode_rows`) and the activity they caused as one
-        transaction; return once durable."""
+    def append(
+        self,
+        rows: list[Row],
+        activity: Sequence[ActivityRow] = (),
+        closed: HistoryRows | None = None,
+    ) -> None:
+        """Write the encoded events (see `encode_rows`), the activity they caused and the history
+        rows of the orders they closed and executions they made as one transaction; return once
+        durable."""
         started = time.perf_counter()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -134,6 +143,8 @@ class Journal:
                         activity,
                     )
                 last_seq = self._conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                if closed is not None:
+                    history.write_history(self._conn, closed, last_seq)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -164,6 +175,23 @@ class Journal:
                 "that event: run the oems version that wrote it, restore a backup, or start with "
                 "another --db"
             ) from exc
+
+    def history_through_seq(self) -> int:
+        """The journal seq up to which the history tables are complete (0: never written)."""
+        with self._lock:
+            return history.through_seq(self._conn)
+
+    def rebuild_history(self, closed: HistoryRows, through_seq: int) -> None:
+        """Write history rows recovery derived from the journal, in one durable transaction."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                history.write_history(self._conn, closed, through_seq)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        self.history.forget()
 
     def save_snapshot(self, seq: int, blob: bytes) -> None:
         """Store the state as of event `seq` durably, in one transaction; keep only the newest ones."""

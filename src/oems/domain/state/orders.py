@@ -49,7 +49,8 @@ def change_hold(state: TradingState, order: Order, quantity: Decimal) -> None:
 
 
 def move_order(state: TradingState, order: Order, happening: str, ts_ns: int) -> None:
-    """Change the order's status through the transition table; a finished order leaves the open orders."""
+    """Change the order's status through the transition table; a finished order leaves the open
+    orders and waits in `closed_orders` for the history store."""
     was_open = order.is_open
     leaves = order.terms.quantity - order.filled_quantity
     order.status = next_status(order.status, happening)
@@ -59,6 +60,7 @@ def move_order(state: TradingState, order: Order, happening: str, ts_ns: int) ->
         order.venue_due_ns = None
         order.pending_replace = None
         state.open_orders[order.account_id].pop(order.id, None)
+        state.closed_orders.append(order)
 
 
 def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
@@ -86,7 +88,6 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         legs=[Leg(**msgspec.structs.asdict(t)) for t in e.legs] if e.legs is not None else None,
     )
     state.orders[order.id] = order
-    state.orders_by_account.setdefault(order.account_id, []).append(order)
     state.open_orders.setdefault(order.account_id, {})[order.id] = order
     if order.client_order_id is not None:
         state.client_order_ids[(order.account_id, order.client_order_id)] = order

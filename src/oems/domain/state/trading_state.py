@@ -51,11 +51,13 @@ class TradingState:
     keys_by_digest: dict[bytes, ApiKey] = field(default_factory=dict)
     clock_setting: ev.ClockSet | None = None
     pinned_quotes: dict[str, PinnedQuote] = field(default_factory=dict)
+    # Open orders, and those closed since the last `retire` (the history store holds the rest).
     orders: dict[uuid.UUID, Order] = field(default_factory=dict)
-    orders_by_account: dict[int, list[Order]] = field(default_factory=dict)  # creation order
-    open_orders: dict[int, dict[uuid.UUID, Order]] = field(default_factory=dict)
-    client_order_ids: dict[tuple[int, str], Order] = field(default_factory=dict)
-    executions: dict[int, list[Execution]] = field(default_factory=dict)  # time order
+    open_orders: dict[int, dict[uuid.UUID, Order]] = field(default_factory=dict)  # creation order
+    client_order_ids: dict[tuple[int, str], Order] = field(default_factory=dict)  # of `orders`
+    closed_orders: list[Order] = field(default_factory=list)  # closed since the last `retire`
+    executions: dict[int, list[Execution]] = field(default_factory=dict)  # since the last `retire`
+    history_reset: bool = False  # a sandbox reset since the last `retire`: the history is cleared
     positions: dict[int, dict[uuid.UUID, Position]] = field(default_factory=dict)
     # (symbol, buying) -> what fills took of the displayed size of the quote they met
     liquidity_used: dict[tuple[str, bool], LiquidityTaken] = field(default_factory=dict)
@@ -107,6 +109,23 @@ class TradingState:
             return account_id in key.account_ids
         return account.owner_id == key.user_id
 
+    def new_executions(self) -> list[Execution]:
+        """The executions booked since the last `retire`."""
+        return [execution for booked in self.executions.values() for execution in booked]
+
+    def retire(self) -> None:
+        """Forget the orders closed and executions booked since the last call: the history store
+        holds them now (call only once their rows are durable)."""
+        for order in self.closed_orders:
+            self.orders.pop(order.id, None)
+            if order.client_order_id is not None:
+                key = (order.account_id, order.client_order_id)
+                if self.client_order_ids.get(key) is order:
+                    del self.client_order_ids[key]
+        self.closed_orders = []
+        self.executions.clear()
+        self.history_reset = False
+
 
 # What a sandbox reset keeps: who may call (users, keys) and the clock; the rest starts over.
 _KEPT_BY_RESET = frozenset(
@@ -141,6 +160,7 @@ def _sandbox_reset(state: TradingState, e: ev.SandboxReset) -> None:
         state.trading_day = state.closed_day = None
         state.last_closes = {}
     state.last_event_ns = e.ts_ns
+    state.history_reset = True
     for account in kept:
         account.sod = start_of_day(account, state.trading_day, None)
         state.accounts[account.id] = account
