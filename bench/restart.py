@@ -27,6 +27,7 @@ from oems.domain.state import FIRST_ACCOUNT_ID, TradingState
 from oems.domain.terms import OrderTerms
 from oems.engine import recovery
 from oems.market.clock import SIMULATED, Clock
+from oems.store.history import history_rows
 from oems.store.journal import Journal, encode_rows
 from oems.store.snapshots import ChildDump, collector_paused, dump_state
 
@@ -172,12 +173,25 @@ def order_lifecycle(rng: random.Random, ts: int, account_id: int) -> Iterator[ev
         yield ev.OrderCanceled(ts_ns=ts + 3, order_id=order_id, reason="Canceled by user")
 
 
-def write(journal: Journal, events: Iterator[ev.Event], count: int, batch: int) -> None:
-    """Append `count` events from the iterator in batches of `batch`."""
+def write(
+    journal: Journal, events: Iterator[ev.Event], count: int, batch: int, state: TradingState
+) -> None:
+    """Append `count` events from the iterator in batches of `batch`, as the writer does: each
+    batch with the history rows of the orders it closed and executions it booked (`state`
+    follows the journal to know them)."""
     remaining = count
     while remaining:
         chunk = [next(events) for _ in range(min(batch, remaining))]
-        journal.append(encode_rows(chunk))
+        for event in chunk:
+            state.apply(event)
+        closed = history_rows(
+            state.closed_orders,
+            state.new_executions(),
+            state.history_reset,
+            journal.last_seq + len(chunk),
+        )
+        journal.append(encode_rows(chunk), (), closed)
+        state.retire()
         remaining -= len(chunk)
 
 
@@ -215,8 +229,8 @@ def verdict(label: str, seconds: float, target: float) -> None:
     )
 
 
-def describe(state: TradingState) -> None:
-    """Print what the state holds."""
+def describe(state: TradingState, journal: Journal) -> None:
+    """Print what the state holds, and the history store."""
     print(
         f"state: {len(state.accounts):,} accounts, {len(state.api_keys):,} keys, "
         f"{len(state.pinned_quotes):,} pinned quotes, "
@@ -227,6 +241,8 @@ def describe(state: TradingState) -> None:
         f"{sum(len(b) for b in state.positions.values()):,} positions",
         flush=True,
     )
+    orders, executions = journal.history.totals()
+    print(f"history store: {orders:,} closed orders, {executions:,} executions", flush=True)
 
 
 def phase_full(path: Path) -> None:
@@ -234,7 +250,7 @@ def phase_full(path: Path) -> None:
     journal = Journal(path)
     with timed(f"full replay of {journal.last_seq:,} events"):
         state = recovered(journal)
-    describe(state)
+    describe(state, journal)
     with timed("snapshot: pickle in-process (as before)"):
         dump_state(state)
     with timed("snapshot: fork (the writer loop's stall)") as stall:
@@ -265,6 +281,7 @@ def phase_restart(path: Path) -> None:
     with timed("  check: full replay (TradingState.apply)"), collector_paused():
         for event in journal.replay():
             expected.apply(event)
+        expected.retire()  # the closed orders and executions are the history store's
     assert state == expected, "snapshot + tail differs from the full replay"
     print("  check: snapshot + tail state == full replay state", flush=True)
     journal.close()
@@ -296,8 +313,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="oems-restart-") as tmp:
         path = Path(tmp) / "journal.db"
         journal = Journal(path)
+        writing = TradingState()
         with timed(f"write {args.events:,} events") as notes:
-            write(journal, events, args.events, args.batch)
+            write(journal, events, args.events, args.batch, writing)
             notes.append(f"{path.stat().st_size / 2**20:.0f} MiB")
         for phase, count in (("full", args.tail), ("restart", 0)):
             subprocess.run(
@@ -305,7 +323,7 @@ def main() -> None:
                 check=True,
                 timeout=args.timeout,
             )
-            write(journal, events, count, args.batch)
+            write(journal, events, count, args.batch, writing)
         journal.close()
 
 

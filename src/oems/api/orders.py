@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 import orjson
@@ -34,6 +34,9 @@ from oems.domain.terms import OrderTerms
 from oems.domain.timefmt import parse_iso
 from oems.engine import commands as cmd
 from oems.store.history import OrderQuery
+
+if TYPE_CHECKING:
+    from oems.runtime import Runtime
 
 routes = Routes()
 
@@ -341,13 +344,18 @@ async def submit_orders(call: Call) -> Any:
 def find_order(call: Call, account_id: int, reference: str, open_only: bool = False) -> Order:
     """An order of the account by id (open, or closed from the history), or by client order id
     while it is open; else 404."""
-    state = call.runtime.state
+    return find_order_in(call.runtime, account_id, reference, open_only)
+
+
+def find_order_in(
+    runtime: Runtime, account_id: int, reference: str, open_only: bool = False
+) -> Order:
+    """`find_order` on a runtime."""
+    state = runtime.state
     order = None
     with contextlib.suppress(ValueError):
         order_id = uuid.UUID(reference)
-        order = state.orders.get(order_id) or call.runtime.journal.history.order(
-            account_id, order_id
-        )
+        order = state.orders.get(order_id) or runtime.journal.history.order(account_id, order_id)
     if order is None or order.account_id != account_id:
         order = state.client_order_ids.get((account_id, reference))
         if order is not None and not order.is_open:
@@ -357,9 +365,9 @@ def find_order(call: Call, account_id: int, reference: str, open_only: bool = Fa
     return order
 
 
-def _order_query(call: Call, query: Query) -> OrderQuery:
+def _order_query(runtime: Runtime, query: Query) -> OrderQuery:
     """The filters of the list and cancel-all queries."""
-    resolve = call.runtime.instruments.resolve
+    resolve = runtime.instruments.resolve
     statuses = query.choices("status", ORDER_STATUSES)
     symbol = query.string("symbol")
     instrument_ids = query.instrument_ids("instrument_ids", resolve)
@@ -380,21 +388,25 @@ def _order_query(call: Call, query: Query) -> OrderQuery:
     )
 
 
-@routes.get(USER, "/v1/accounts/{account_id}/orders")
-async def get_orders(call: Call) -> Any:
-    """The account's orders, newest first, filtered and paged: the open ones from memory, the
-    closed ones from the history store."""
-    account = granted_account(call)
-    query = Query(call.query)
-    wanted = _order_query(call, query)
-    open_orders = call.runtime.state.open_orders.get(account.id, {}).values()
+def orders_page(runtime: Runtime, account_id: int, params: Any) -> Reply:
+    """A page of the account's orders, newest first, as `GET .../orders` with the query
+    parameters `params` answers it: the open ones from memory, the closed ones from the history."""
+    query = Query(params)
+    wanted = _order_query(runtime, query)
+    open_orders = runtime.state.open_orders.get(account_id, {}).values()
     sources: list[KeysetSource] = [
         InMemory([order for order in open_orders if wanted.matches(order)]),
-        call.runtime.journal.history.orders(account.id, wanted),
+        runtime.journal.history.orders(account_id, wanted),
     ]
-    filters = query_filters("orders", account.id, call.query)
+    filters = query_filters("orders", account_id, params)
     page, meta = newest_first_page(sources, query, filters)
     return Reply([render_order(order) for order in page], meta)
+
+
+@routes.get(USER, "/v1/accounts/{account_id}/orders")
+async def get_orders(call: Call) -> Any:
+    """The account's orders, newest first, filtered and paged."""
+    return orders_page(call.runtime, granted_account(call).id, call.query)
 
 
 @routes.get(USER, "/v1/accounts/{account_id}/orders/{order_id}")
@@ -447,7 +459,7 @@ async def cancel_order(call: Call) -> Any:
 async def cancel_all_orders(call: Call) -> Any:
     """Cancel every open order the filters match; 404 when none does."""
     account = granted_account(call)
-    wanted = _order_query(call, Query(call.query))
+    wanted = _order_query(call.runtime, Query(call.query))
     open_orders = call.runtime.state.open_orders.get(account.id, {}).values()
     ids = _ids(order for order in open_orders if wanted.matches(order))
     if not ids:

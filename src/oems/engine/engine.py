@@ -227,7 +227,7 @@ class Engine:
                 *self.state.api_keys,
                 *self.state.instructions,
                 *(executions[-1].id for executions in self.state.executions.values() if executions),
-                *self.journal.history.newest_ids(),
+                *self.journal.history.newest_ids(self.state.accounts),
             ],
             default=None,
         )

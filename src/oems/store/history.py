@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import typing
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS closed_orders (
     payload BLOB NOT NULL,
     PRIMARY KEY (account_id, id)
 );
+CREATE INDEX IF NOT EXISTS closed_orders_by_status ON closed_orders (account_id, status, id);
 CREATE UNIQUE INDEX IF NOT EXISTS closed_orders_by_client_id
     ON closed_orders (account_id, client_order_id) WHERE client_order_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS executions (
@@ -378,13 +379,17 @@ class History:
         )
         return {uuid.UUID(bytes=row[0]) for row in rows}
 
-    def newest_ids(self) -> list[uuid.UUID]:
-        """The newest closed order id and execution id (the id sequence continues after them)."""
+    def newest_ids(self, account_ids: Iterable[int]) -> list[uuid.UUID]:
+        """The newest closed order id and execution id of each account (the id sequence
+        continues after them); one index seek each."""
         found = []
-        for table in ("closed_orders", "executions"):
-            rows = self._rows(f"SELECT MAX(id) FROM {table}", ())
-            if rows and rows[0][0] is not None:
-                found.append(uuid.UUID(bytes=rows[0][0]))
+        for account_id in account_ids:
+            for table in ("closed_orders", "executions"):
+                rows = self._rows(
+                    f"SELECT MAX(id) FROM {table} WHERE account_id = ?", (account_id,)
+                )
+                if rows[0][0] is not None:
+                    found.append(uuid.UUID(bytes=rows[0][0]))
         return found
 
     def orders(self, account_id: int, query: OrderQuery) -> KeysetTable[Order]:
@@ -407,6 +412,12 @@ class History:
         if not where:
             self._counts[key] = total
         return total
+
+    def totals(self) -> tuple[int, int]:
+        """(closed orders, executions) the tables hold, over every account."""
+        orders = self._rows("SELECT COUNT(*) FROM closed_orders", ())[0][0]
+        executions = self._rows("SELECT COUNT(*) FROM executions", ())[0][0]
+        return int(orders), int(executions)
 
     def every_order(self) -> Iterator[Order]:
         """Every closed order, in (account, id) order (for checks and tools, not for requests)."""
