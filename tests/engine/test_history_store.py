@@ -24,9 +24,10 @@ from tests.support.trading_engine import (
 
 from oems.api.rendering import render_execution, render_order
 from oems.domain import orders as o
-from oems.domain.errors import Conflict, InvalidRequest
+from oems.domain.errors import Conflict, InvalidRequest, ServiceUnavailable
 from oems.engine import commands as cmd
 from oems.engine.engine import Engine
+from oems.store import history
 from oems.store.journal import Journal
 
 
@@ -216,6 +217,43 @@ def test_an_old_journal_gets_its_history_once(
 
     monkeypatch.setattr(Journal, "rebuild_history", rebuild)
     engine = make_engine(copy)
+    try:
+        assert _history_picture(engine) == before
+    finally:
+        engine.close()
+        engine.journal.close()
+
+
+def test_the_history_rows_commit_with_their_events_or_neither_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "j.db"
+    write_history = history.write_history
+
+    def failing(conn: sqlite3.Connection, rows: history.HistoryRows, through_seq: int) -> None:
+        if rows.orders:  # the batch that closes an order: fails after its events were inserted
+            raise sqlite3.OperationalError("disk I/O error")
+        write_history(conn, rows, through_seq)
+
+    async def body(engine: Engine) -> dict[str, Any]:
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        [resting] = await desk.submit(
+            account, request("AAPL", o.BUY, "5", o.LIMIT, limit_price="90.00")
+        )
+        events = engine.journal.count()
+        monkeypatch.setattr(history, "write_history", failing)
+        with pytest.raises(ServiceUnavailable):
+            await engine.execute(cmd.CancelOrders(account, (resting.id,)))
+        assert engine.journal.count() == events  # the events went with the history rows
+        assert engine.state.orders[resting.id].status == o.NEW
+        assert engine.journal.history.order(account, resting.id) is None
+        return _history_picture(engine)
+
+    before = run(make_engine(db), body)
+    monkeypatch.setattr(history, "write_history", write_history)
+    engine = make_engine(db)
     try:
         assert _history_picture(engine) == before
     finally:

@@ -27,7 +27,8 @@ from oems.store.history import History
 @dataclass(slots=True)
 class Context:
     """The state, `emit`, the clock, ids, calendar, instruments, quotes, valuation, venue
-    settings and the order history: everything the use cases read or change, and nothing of how commands are run."""
+    settings and the history of closed orders: everything the use cases read or change, and
+    nothing of how commands are run."""
 
     state: TradingState
     emit: Callable[[Event], None]  # record an event of the command being handled: applied now
