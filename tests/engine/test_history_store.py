@@ -4,9 +4,11 @@ durable, and recovery keeps the store equal to what the journal says."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,17 @@ from oems.engine import commands as cmd
 from oems.engine.engine import Engine
 from oems.store import history
 from oems.store.journal import Journal
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[Engine]:
+    """An engine recovered from `path`, not running; closed afterwards."""
+    engine = make_engine(path)
+    try:
+        yield engine
+    finally:
+        engine.close()
+        engine.journal.close()
 
 
 def _history_picture(engine: Engine) -> dict[str, Any]:
@@ -161,13 +174,9 @@ def test_a_restart_from_a_snapshot_and_the_tail_keeps_the_history(
         return replay(journal, after_seq)
 
     monkeypatch.setattr(Journal, "replay", spy)
-    engine = make_engine(db)
-    try:
+    with opened(db) as engine:
         assert replayed_after[0] > 0  # the snapshot was used
         assert _history_picture(engine) == before
-    finally:
-        engine.close()
-        engine.journal.close()
 
 
 def test_a_history_behind_the_journal_is_rebuilt_and_the_snapshot_past_it_ignored(
@@ -185,13 +194,9 @@ def test_a_history_behind_the_journal_is_rebuilt_and_the_snapshot_past_it_ignore
         conn.executescript(
             "DELETE FROM closed_orders; DELETE FROM executions; DELETE FROM history_meta;"
         )
-    engine = make_engine(db)
-    try:
+    with opened(db) as engine:
         assert _history_picture(engine) == before
         assert engine.journal.history_through_seq() == engine.journal.last_seq
-    finally:
-        engine.close()
-        engine.journal.close()
 
 
 def test_an_old_journal_gets_its_history_once(
@@ -202,26 +207,18 @@ def test_an_old_journal_gets_its_history_once(
     with sqlite3.connect(copy) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "closed_orders" not in tables  # written before the history store existed
-    engine = make_engine(copy)
-    try:
+    with opened(copy) as engine:
         closed = [order for order in every_order(engine).values() if not order.is_open]
         assert closed and not any(order.id in engine.state.orders for order in closed)
         assert engine.journal.history_through_seq() == engine.journal.last_seq
         before = _history_picture(engine)
-    finally:
-        engine.close()
-        engine.journal.close()
 
     def rebuild(*args: Any) -> None:
         raise AssertionError("the history was already complete")
 
     monkeypatch.setattr(Journal, "rebuild_history", rebuild)
-    engine = make_engine(copy)
-    try:
+    with opened(copy) as engine:
         assert _history_picture(engine) == before
-    finally:
-        engine.close()
-        engine.journal.close()
 
 
 def test_the_history_rows_commit_with_their_events_or_neither_does(
@@ -253,9 +250,5 @@ def test_the_history_rows_commit_with_their_events_or_neither_does(
 
     before = run(make_engine(db), body)
     monkeypatch.setattr(history, "write_history", write_history)
-    engine = make_engine(db)
-    try:
+    with opened(db) as engine:
         assert _history_picture(engine) == before
-    finally:
-        engine.close()
-        engine.journal.close()
