@@ -340,9 +340,9 @@ class RiskChecker:
 
     def _failer(self, order_id: uuid.UUID) -> Callable[..., None]:
         """A function recording one failure of `order_id` with its metadata."""
-        base = {"account_id": str(self.account.id), "order_id": str(order_id)}
 
         def fail(reason: str, **extra: str) -> None:
+            base = {"account_id": str(self.account.id), "order_id": str(order_id)}
             self.failures.append(RiskFailure(reason, order_id, {**base, **extra}))
 
         return fail

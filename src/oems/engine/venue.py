@@ -45,7 +45,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 
 from sortedcontainers import SortedList
@@ -391,14 +391,14 @@ class Venue:
         for order in list(book.trailing_unmarked.values()):
             self._trail(order, buy_touch if order.is_buy else sell_touch, now, force=True)
         if sell_touch is not None:
-            for entry in list(self._crossing(book.trail_sell_marks, lambda e: e[0] < sell_touch)):
+            for entry in self._crossed(book.trail_sell_marks, lambda e: e[0] < sell_touch):
                 self._trail(entry[2], sell_touch, now)
-            for entry in list(self._crossing(book.trail_sell_stops, lambda e: -e[0] >= sell_touch)):
+            for entry in self._crossed(book.trail_sell_stops, lambda e: -e[0] >= sell_touch):
                 self._trail(entry[2], sell_touch, now)
         if buy_touch is not None:
-            for entry in list(self._crossing(book.trail_buy_marks, lambda e: -e[0] > buy_touch)):
+            for entry in self._crossed(book.trail_buy_marks, lambda e: -e[0] > buy_touch):
                 self._trail(entry[2], buy_touch, now)
-            for entry in list(self._crossing(book.trail_buy_stops, lambda e: e[0] <= buy_touch)):
+            for entry in self._crossed(book.trail_buy_stops, lambda e: e[0] <= buy_touch):
                 self._trail(entry[2], buy_touch, now)
         while book.buy_stops and buy_touch is not None and book.buy_stops[0][0] <= buy_touch:
             self._trigger(book.buy_stops[0][2], book.buy_stops[0][0], now)
@@ -408,24 +408,24 @@ class Venue:
             self._evaluate_order(order, quote, now, entering=False)
         ask, bid = quote.ask, quote.bid
         if ask is not None:
-            for entry in list(self._crossing(book.buys, lambda e: -e[0] >= ask)):
+            for entry in self._crossed(book.buys, lambda e: -e[0] >= ask):
                 self._evaluate_order(entry[2], quote, now, entering=False)
                 if not self.liquidity.levels(entry[2].symbol, True, quote, now):
                     break
         if bid is not None:
-            for entry in list(self._crossing(book.sells, lambda e: e[0] <= bid)):
+            for entry in self._crossed(book.sells, lambda e: e[0] <= bid):
                 self._evaluate_order(entry[2], quote, now, entering=False)
                 if not self.liquidity.levels(entry[2].symbol, False, quote, now):
                     break
 
     @staticmethod
-    def _crossing(
+    def _crossed(
         entries: SortedList, crosses: Callable[[tuple[Decimal, int, Order]], bool]
-    ) -> Iterator[tuple[Decimal, int, Order]]:
-        for entry in entries:
-            if not crosses(entry):
-                return
-            yield entry
+    ) -> list[tuple[Decimal, int, Order]]:
+        """The prefix of `entries` that `crosses` (a copy: the caller changes the list)."""
+        if not entries or not crosses(entries[0]):
+            return []  # most ticks cross nothing: no iterator over the list
+        return list(itertools.takewhile(crosses, entries))
 
     def _trigger(self, order: Order, price: Decimal, now: int) -> None:
         self.books.remove(order)
