@@ -76,3 +76,74 @@ def test_a_fill_is_recorded_in_order_as_rest_renders_it_and_a_refusal_leaves_no_
         assert engine.journal.activity_heads() == {account: len(messages)}
 
     run(make_engine(tmp_path / "j.db"), body)
+
+
+def _recording(engine: Engine, delivered: list[ActivityRow]) -> ActivityRecorder:
+    recorder = ActivityRecorder(
+        engine, engine.journal.activity_heads(), delivered.extend, lambda: None, lambda: None
+    )
+    engine.recorder = recorder
+    return recorder
+
+
+def test_a_change_that_cannot_be_rendered_is_a_resync_message_in_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered: list[ActivityRow] = []
+
+    async def body(engine: Engine) -> None:
+        _recording(engine, delivered)
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+
+        def broken(order: Any) -> dict[str, Any]:
+            raise RuntimeError("a renderer bug")
+
+        monkeypatch.setattr("oems.api.stream.recorder.render_order", broken)
+        [order] = await desk.submit(account, request("AAPL", "BUY", "10"))
+        monkeypatch.setattr("oems.api.stream.recorder.render_order", render_order)
+        monkeypatch.setattr("oems.api.stream.recorder.render_balances", broken)
+        [sale] = await desk.submit(account, request("AAPL", "SELL", "4"))
+
+        messages = _messages(delivered)
+        assert [m["sequence"] for m in messages] == list(range(1, len(messages) + 1))
+        kinds = [m["event"] for m in messages]
+        # Each change that could not be rendered left a `resync` in its place (the fill's
+        # execution, order and position are one change): nothing vanished without a trace.
+        buy = ["resync", "resync", "resync"]
+        sell = ["order", "order", "execution", "order", "position", "resync"]
+        assert kinds == ["balance", "balance", *buy, *sell], kinds
+        assert "read the account by REST" in messages[-1]["data"]["reason"]
+        assert engine.state.orders[order.id].status == "FILLED"  # the trades themselves stand
+        assert messages[-3]["data"] == render_order(engine.state.orders[sale.id])
+
+    run(make_engine(tmp_path / "j.db"), body)
+
+
+def test_a_recorder_that_fails_undoes_its_batch_instead_of_leaving_a_silent_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered: list[ActivityRow] = []
+
+    async def body(engine: Engine) -> None:
+        recorder = _recording(engine, delivered)
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        before = (len(engine.state.orders), engine.journal.last_seq, len(delivered))
+
+        def broken() -> list[ActivityRow]:
+            raise RuntimeError("a numbering bug")
+
+        monkeypatch.setattr(recorder, "take_rows", broken)
+        with pytest.raises(RuntimeError, match="numbering bug"):
+            await desk.submit(account, request("AAPL", "BUY", "10"))
+        assert (len(engine.state.orders), engine.journal.last_seq, len(delivered)) == before
+        monkeypatch.undo()
+        [order] = await desk.submit(account, request("AAPL", "BUY", "10"))
+        assert engine.state.orders[order.id].status == "FILLED"
+        messages = _messages(delivered)
+        assert [m["sequence"] for m in messages] == list(range(1, len(messages) + 1))
+
+    run(make_engine(tmp_path / "j.db"), body)

@@ -14,7 +14,7 @@ from oems.domain.state import TradingState
 from oems.engine.recorder import ActivityRecorder
 from oems.market.clock import Clock
 from oems.store.history import HistoryRows, history_rows
-from oems.store.journal import ActivityRow, Journal, Row, encode_rows
+from oems.store.journal import Journal, Row, encode_rows
 from oems.store.snapshots import ChildDump, dump_state
 
 log = logging.getLogger("oems.engine")
@@ -213,7 +213,13 @@ class Writer:
             return False
         assert self._durable is not None
         self._durable.clear()
-        activity = self._take_activity()
+        try:
+            activity = self.recorder.take_rows() if self.recorder is not None else []
+        except Exception as exc:
+            # Committing without the batch's messages would leave subscribers a silent gap.
+            log.exception("the activity recorder failed: the batch is undone")
+            self._undo_batch(exc, events, rows, clock, outcomes)
+            return True
         closed = self._closed_rows(len(rows))
         loop = asyncio.get_running_loop()
         try:
@@ -270,17 +276,6 @@ class Writer:
         if self._snapshot_task is not None:
             await asyncio.shield(self._snapshot_task)
 
-    def _take_activity(self) -> list[ActivityRow]:
-        """The recorder's rows for the batch; a recorder that fails loses none of the batch."""
-        if self.recorder is None:
-            return []
-        try:
-            return self.recorder.take_rows()
-        except Exception:
-            # A stream that cannot render must not refuse trading; its subscribers resync by REST.
-            log.exception("the activity recorder failed; this batch has no activity messages")
-            return []
-
     def _roll_back(self, keep: int, clock: ClockReading) -> None:
         """Make the state the journal's plus the batch's first `keep` events; the clock `clock`.
 
@@ -313,12 +308,22 @@ class Writer:
             "Every acknowledged change is on disk; reads keep working."
         )
         log.critical("journal append failed: writes are refused from now on", exc_info=exc)
+        self._undo_batch(ServiceUnavailable(self.journal_failure), events, rows, clock, outcomes)
+
+    def _undo_batch(
+        self,
+        refusal: BaseException,
+        events: list[ev.Event],
+        rows: list[Row],
+        clock: ClockReading,
+        outcomes: list[Outcome],
+    ) -> None:
+        """Take the whole batch back out of memory and answer each of its commands `refusal`."""
         self._pending, self._rows = events, rows
         try:
             self._roll_back(0, clock)
         except BaseException:
             log.critical("reads are refused too: the state is ahead of the journal")
-        refusal = ServiceUnavailable(self.journal_failure)
         for i, (future, error, _) in enumerate(outcomes):
             if error is None:
                 outcomes[i] = (future, refusal, None)

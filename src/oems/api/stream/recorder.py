@@ -32,6 +32,7 @@ EXECUTION = "execution"
 POSITION = "position"
 BALANCE = "balance"
 INSTRUCTION = "instruction"
+RESYNC = "resync"  # a change that could not be rendered: the client reads the account by REST
 
 # Order events that change what GET .../orders/{id} shows (the venue's bookkeeping ones do not).
 _ORDER_EVENTS = (
@@ -122,11 +123,16 @@ class ActivityRecorder:
             self._moved = True
         if isinstance(event, KEY_EVENTS):
             self._keys = True
+        mark = len(self._pending)
         try:
             self._record(event, journal_seq)
         except Exception:
-            # A message that cannot render must not refuse the trade: its subscribers resync by REST.
+            # A message that cannot render must not refuse the trade; in its place the account's
+            # subscribers get a `resync`, so none of them misses a change without knowing.
             log.exception("could not render activity for %s", type(event).__name__)
+            del self._pending[mark:]
+            for account_id in self._accounts_of(event):
+                self._pending.append(_resync(account_id, journal_seq, event.ts_ns, event))
 
     def mark(self) -> int:
         """The point `undo` returns to."""
@@ -152,8 +158,12 @@ class ActivityRecorder:
         def add(item: _Pending, data: dict[str, Any]) -> None:
             account = item.account_id
             sequence = next_sequence.get(account, self.latest(account)) + 1
+            try:
+                payload = activity_message(account, sequence, item.ts_ns, item.event, data)
+            except Exception:
+                log.exception("could not encode a %s message of account %d", item.event, account)
+                payload = activity_message(account, sequence, item.ts_ns, RESYNC, _why(item.event))
             next_sequence[account] = sequence
-            payload = activity_message(account, sequence, item.ts_ns, item.event, data)
             rows.append(ActivityRow(account, sequence, item.journal_seq, item.ts_ns, payload))
 
         for item in pending:
@@ -165,9 +175,12 @@ class ActivityRecorder:
                 continue  # gone with a reset
             try:
                 value = self._engine.account_value(account_id, now)
-                add(item, render_balances(account, value, None))
+                data = render_balances(account, value, None)
             except Exception:
                 log.exception("could not render the balance of account %d", account_id)
+                data = _why(BALANCE)
+                item = item._replace(event=RESYNC)
+            add(item, data)
         return rows
 
     def durable(self, rows: list[ActivityRow]) -> None:
@@ -242,6 +255,17 @@ class ActivityRecorder:
                     self._positions(account_id, held, journal_seq, ts)
                 add(_Pending(account_id, journal_seq, ts, BALANCE, None))
 
+    def _accounts_of(self, event: ev.Event) -> list[int]:
+        """The accounts an event concerns, as far as the state tells; every account if unknown."""
+        state = self._state
+        account_id = getattr(event, "account_id", None)
+        order = state.orders.get(getattr(event, "order_id", uuid.UUID(int=0)))
+        instruction = state.instructions.get(getattr(event, "instruction_id", uuid.UUID(int=0)))
+        owner = order or instruction
+        if account_id is None and owner is not None:
+            account_id = owner.account_id
+        return [account_id] if isinstance(account_id, int) else list(state.accounts)
+
     def _executions(self, account_id: int, ids: list[uuid.UUID]) -> list[Any]:
         """The account's executions with these ids (the newest ones: they were just booked)."""
         wanted = set(ids)
@@ -266,3 +290,13 @@ class ActivityRecorder:
             self._pending.append(
                 _Pending(account_id, journal_seq, ts_ns, POSITION, render_position(position, mark))
             )
+
+
+def _why(what: str) -> dict[str, Any]:
+    """A `resync` message's data: which message could not be made, and what to do."""
+    return {"reason": f"a {what} message could not be rendered; read the account by REST"}
+
+
+def _resync(account_id: int, journal_seq: int, ts_ns: int, event: ev.Event) -> _Pending:
+    """The message that stands for the activity `event` could not be rendered into."""
+    return _Pending(account_id, journal_seq, ts_ns, RESYNC, _why(type(event).__name__))

@@ -256,6 +256,9 @@ class Console {
         this.chart.addBalance(message.timestamp || this.clockNow, data);
         this.schedule("balances");
         break;
+      case "resync":
+        this.reload(); // a change the server could not render: read the account again
+        break;
       default:
         break; // `instruction`: no view of its own here
     }
