@@ -24,7 +24,7 @@ from pathlib import Path
 
 from oems.domain import events as ev
 from oems.domain.state import FIRST_ACCOUNT_ID, TradingState
-from oems.domain.terms import OrderTerms
+from oems.domain.terms import OrderTerms, TradedInstrument
 from oems.engine import recovery
 from oems.market.clock import SIMULATED, Clock
 from oems.store.history import history_rows
@@ -135,12 +135,14 @@ def order_lifecycle(rng: random.Random, ts: int, account_id: int) -> Iterator[ev
         order_id=order_id,
         account_id=account_id,
         client_order_id=f"c{order_id.hex[:12]}" if rng.random() < 0.5 else None,
-        instrument_id=INSTRUMENT_IDS[symbol],
-        symbol=symbol,
-        instrument_type="COMMON_STOCK",
-        underlying_instrument_id=None,
-        multiplier=Decimal(1),
-        venue="XNMS",
+        instrument=TradedInstrument(
+            instrument_id=INSTRUMENT_IDS[symbol],
+            symbol=symbol,
+            instrument_type="COMMON_STOCK",
+            underlying_instrument_id=None,
+            multiplier=Decimal(1),
+            venue="XNMS",
+        ),
         terms=OrderTerms(
             side="BUY" if buy else "SELL",
             order_type="LIMIT",

@@ -61,7 +61,7 @@ def test_a_fill_is_recorded_in_order_as_rest_renders_it_and_a_refusal_leaves_no_
         last = messages[-6:]
         assert last[3]["data"] == render_order(order_of(engine, account, second.id))
         assert last[2]["data"] == render_execution(every_execution(engine)[account][-1])
-        position = state.positions[account][order.instrument_id]
+        position = state.positions[account][order.instrument.instrument_id]
         assert last[4]["data"] == render_position(
             position, engine.mark_price(position.instrument_id, now)
         )

@@ -48,7 +48,7 @@ def test_market_order_fills_at_the_touch_up_to_displayed_size_then_on_later_quot
         assert order.status == o.FILLED
         # 60 @ 100.01 + 40 @ 100.02 = 10001.40 over 100 shares
         assert order.average_fill_price == D("100.014")
-        position = engine.state.positions[account][order.instrument_id]
+        position = engine.state.positions[account][order.instrument.instrument_id]
         assert position.quantity == 100
         assert position.cost == D("10001.40")
         cash = engine.state.accounts[account]
@@ -304,7 +304,7 @@ def test_a_fill_crossing_zero_realizes_and_flips_the_position(tmp_path: Path) ->
         await desk.quote("AAPL", "110.00", "110.00", size=1000)
         await desk.submit(account, request("AAPL", o.SELL, "100"))
         await desk.submit(account, request("AAPL", o.SELL_SHORT, "50"))
-        position = engine.state.positions[account][buy.instrument_id]
+        position = engine.state.positions[account][buy.instrument.instrument_id]
         assert position.quantity == -50
         assert position.cost == D("-5500")
         assert position.realized_today == D("1000")
@@ -493,7 +493,9 @@ def _check_invariants(engine: Engine, account: int) -> None:
             assert order.id in state.open_orders[account]
             leaves = order.terms.quantity - order.filled_quantity
             if order.closes_position:
-                held[order.instrument_id] = held.get(order.instrument_id, D(0)) + leaves
+                held[order.instrument.instrument_id] = (
+                    held.get(order.instrument.instrument_id, D(0)) + leaves
+                )
             else:
                 hold += leaves * order.hold_per_unit
         else:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from oems.domain import events as ev
 from oems.domain import orders as o
-from oems.domain.terms import OrderTerms
+from oems.domain.terms import OrderTerms, TradedInstrument
 from oems.domain.timefmt import parse_iso
 
 T0 = parse_iso("2025-10-15T14:30:00Z")  # a Wednesday, 10:30 US/Eastern
@@ -46,12 +46,14 @@ def limit_buy(quantity: str, limit: str, order_id: uuid.UUID = ORDER) -> ev.Orde
         order_id=order_id,
         account_id=ACCOUNT,
         client_order_id="c-1",
-        instrument_id=AAPL,
-        symbol="AAPL",
-        instrument_type="COMMON_STOCK",
-        underlying_instrument_id=None,
-        multiplier=Decimal(1),
-        venue="SIM",
+        instrument=TradedInstrument(
+            instrument_id=AAPL,
+            symbol="AAPL",
+            instrument_type="COMMON_STOCK",
+            underlying_instrument_id=None,
+            multiplier=Decimal(1),
+            venue="SIM",
+        ),
         terms=OrderTerms(
             side=o.BUY,
             order_type=o.LIMIT,

@@ -24,8 +24,8 @@ def render_order(order: Order) -> dict[str, Any]:
         "created_at": format_ns(order.created_ns),
         "filled_quantity": plain(order.filled_quantity),
         "id": str(order.id),
-        "instrument_id": None if strategy else str(order.instrument_id),
-        "instrument_type": None if strategy else order.instrument_type,
+        "instrument_id": None if strategy else str(order.instrument.instrument_id),
+        "instrument_type": None if strategy else order.instrument.instrument_type,
         "leaves_quantity": plain(order.leaves_quantity),
         "limit_price": _price(terms.limit_price),
         "order_type": terms.order_type,
@@ -33,10 +33,10 @@ def render_order(order: Order) -> dict[str, Any]:
         "side": terms.side,
         "status": order.status,
         "stop_price": _price(terms.stop_price),
-        "symbol": None if strategy else order.symbol,
+        "symbol": None if strategy else order.instrument.symbol,
         "time_in_force": terms.time_in_force,
         "updated_at": format_ns(order.updated_ns),
-        "venue": order.venue,
+        "venue": order.instrument.venue,
         "client_order_id": order.client_order_id,
     }
     if order.legs is not None:
@@ -69,7 +69,7 @@ def render_order(order: Order) -> dict[str, Any]:
     out["trailing_watermark_ts"] = (
         None if order.trailing_watermark_ns is None else format_ns(order.trailing_watermark_ns)
     )
-    underlier = order.underlying_instrument_id
+    underlier = order.instrument.underlying_instrument_id
     out["underlying_instrument_id"] = None if underlier is None else str(underlier)
     return out
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from oems.domain.scenarios import ScenarioTerms
-from oems.domain.terms import LegTerms, OrderTerms
+from oems.domain.terms import LegTerms, OrderTerms, TradedInstrument
 
 
 class Event(msgspec.Struct, tag=True, frozen=True, kw_only=True):
@@ -120,12 +120,7 @@ class OrderAccepted(Event, frozen=True):
     order_id: uuid.UUID
     account_id: int
     client_order_id: str | None
-    instrument_id: uuid.UUID
-    symbol: str
-    instrument_type: str
-    underlying_instrument_id: uuid.UUID | None
-    multiplier: Decimal
-    venue: str
+    instrument: TradedInstrument
     terms: OrderTerms
     closes_position: bool = False
     hold_per_unit: Decimal = Decimal(0)
@@ -462,16 +457,21 @@ def decode_event(data: bytes) -> Event:
     return event
 
 
-_TERMS_FIELDS = OrderTerms.__struct_fields__
+_NESTED = {"instrument": TradedInstrument.__struct_fields__, "terms": OrderTerms.__struct_fields__}
 
 
 def _upgraded(data: bytes) -> bytes | None:
     """An event written before its current form, rewritten in it; None when it is not one.
 
-    Until 2026-12 `OrderAccepted` carried the order's terms as flat fields; they are `terms` now.
+    Until 2026-12 `OrderAccepted` carried what the order trades and its terms as flat fields;
+    they are `instrument` and `terms` now.
     """
     record = msgspec.msgpack.decode(data)
-    if not isinstance(record, dict) or record.get("type") != "OrderAccepted" or "terms" in record:
+    if not isinstance(record, dict) or record.get("type") != "OrderAccepted":
         return None
-    record["terms"] = {name: record.pop(name) for name in _TERMS_FIELDS if name in record}
+    flat = [name for name in _NESTED if name not in record]
+    if not flat:
+        return None
+    for name in flat:
+        record[name] = {field: record.pop(field) for field in _NESTED[name] if field in record}
     return msgspec.msgpack.encode(record)

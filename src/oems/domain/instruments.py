@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from oems.domain.terms import TradedInstrument
+
 # The contract's SecurityType, with the seeds' newer PREFERRED_STOCK and OTHER.
 SECURITY_TYPES = ("COMMON_STOCK", "PREFERRED_STOCK", "INDEX", "OPTION", "CASH", "OTHER")
 
@@ -63,6 +65,17 @@ class Instrument:
     def multiplier(self) -> Decimal:
         """Contract multiplier: 100 for standard options, 1 for shares."""
         return self.option.multiplier if self.option else Decimal(1)
+
+    def traded(self) -> TradedInstrument:
+        """What an order on this instrument records of it."""
+        return TradedInstrument(
+            instrument_id=self.id,
+            symbol=self.symbol,
+            instrument_type=self.instrument_type,
+            underlying_instrument_id=self.option.underlying_id if self.option else None,
+            multiplier=self.multiplier,
+            venue=self.venue,
+        )
 
 
 def osi_symbol(root: str, expiry: dt.date, contract_type: str, strike: Decimal) -> str:

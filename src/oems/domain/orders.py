@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import msgspec
 
 from oems.domain.strategies import Leg, net_price
-from oems.domain.terms import LegTerms, OrderTerms, leg_terms
+from oems.domain.terms import LegTerms, OrderTerms, TradedInstrument, leg_terms
 
 ZERO = Decimal(0)
 
@@ -120,12 +120,7 @@ class Order:
     id: uuid.UUID
     account_id: int
     client_order_id: str | None
-    instrument_id: uuid.UUID  # a strategy's: its first leg's (the wire shows null)
-    symbol: str
-    instrument_type: str
-    underlying_instrument_id: uuid.UUID | None
-    multiplier: Decimal
-    venue: str
+    instrument: TradedInstrument
     terms: OrderTerms
     created_ns: int
     updated_ns: int
@@ -155,14 +150,14 @@ class Order:
         """The instruments the order trades: its own, or its legs'."""
         if self.legs is not None:
             return {leg.instrument_id for leg in self.legs}
-        return {self.instrument_id}
+        return {self.instrument.instrument_id}
 
     @property
     def symbols(self) -> set[str]:
         """The symbols the order trades: its own, or its legs'."""
         if self.legs is not None:
             return {leg.symbol for leg in self.legs}
-        return {self.symbol}
+        return {self.instrument.symbol}
 
     @property
     def is_strategy(self) -> bool:

@@ -55,7 +55,7 @@ class ScenarioTerms(msgspec.Struct, frozen=True, kw_only=True):
         return (
             order.legs is None
             and (self.account_id is None or order.account_id == self.account_id)
-            and (self.symbol is None or order.symbol == self.symbol)
+            and (self.symbol is None or order.instrument.symbol == self.symbol)
             and (self.side is None or order.terms.side == self.side)
             and (self.order_type is None or order.terms.order_type == self.order_type)
             and (self.min_quantity is None or order.terms.quantity >= self.min_quantity)

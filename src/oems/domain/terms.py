@@ -1,4 +1,5 @@
-"""What an order asks for, declared once: the request, the accepting event and the order share it."""
+"""What an order trades and asks for, declared once: the request, the accepting event and the
+order share these shapes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,21 @@ import uuid
 from decimal import Decimal
 
 import msgspec
+
+
+class TradedInstrument(msgspec.Struct, frozen=True, kw_only=True):
+    """What an order trades, as the instrument master described it when the order was accepted.
+
+    A strategy's is its first leg's, with the option's underlier and venue (the wire shows null
+    for a strategy's instrument fields).
+    """
+
+    instrument_id: uuid.UUID
+    symbol: str
+    instrument_type: str
+    underlying_instrument_id: uuid.UUID | None
+    multiplier: Decimal
+    venue: str
 
 
 class OrderTerms(msgspec.Struct, frozen=True, kw_only=True):

@@ -89,7 +89,7 @@ class Books:
 
     def book_for(self, order: Order) -> Book:
         """The book the order works in: its instrument's, regular or extended hours."""
-        key = (order.instrument_id, bool(order.terms.extended_hours))
+        key = (order.instrument.instrument_id, bool(order.terms.extended_hours))
         book = self.by_instrument.get(key)
         if book is None:
             book = self.by_instrument[key] = Book()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import uuid
 
 from oems.domain import events as ev
@@ -11,6 +9,7 @@ from oems.domain import instructions as pi
 from oems.domain.instructions import PositionInstruction
 from oems.engine.context import Context
 from oems.engine.instructions import ALREADY_PROCESSED, clearing_refusal
+from oems.engine.timers import Timers
 
 # Timer kinds, in the order they run when due at the same instant.
 PROCESS = 0
@@ -22,8 +21,7 @@ class Clearing:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._timers: list[tuple[int, int, int, uuid.UUID]] = []
-        self._seq = itertools.count()
+        self._timers = Timers(self._live)
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -38,19 +36,12 @@ class Clearing:
             self._schedule(self.ctx.state.instructions[event.instruction_id])
 
     def _schedule(self, instruction: PositionInstruction) -> None:
-        for due, kind in ((instruction.due_ns, PROCESS), (instruction.cancel_due_ns, CANCEL)):
-            if due is not None:
-                heapq.heappush(self._timers, (due, kind, next(self._seq), instruction.id))
+        self._timers.add(instruction.due_ns, PROCESS, instruction.id)
+        self._timers.add(instruction.cancel_due_ns, CANCEL, instruction.id)
 
     def next_timer_ns(self) -> int | None:
         """The instant of the earliest pending timer."""
-        timers = self._timers
-        while timers:
-            due, kind, _, instruction_id = timers[0]
-            if self._live(kind, due, instruction_id):
-                return due
-            heapq.heappop(timers)
-        return None
+        return self._timers.next_ns()
 
     def _live(self, kind: int, due: int, instruction_id: uuid.UUID) -> bool:
         instruction = self.ctx.state.instructions.get(instruction_id)
@@ -62,11 +53,7 @@ class Clearing:
 
     def run_timers(self, now_ns: int) -> None:
         """Run every live timer due at or before `now_ns`, in (instant, kind) order."""
-        timers = self._timers
-        while timers and timers[0][0] <= now_ns:
-            due, kind, _, instruction_id = heapq.heappop(timers)
-            if not self._live(kind, due, instruction_id):
-                continue
+        for due, kind, instruction_id in self._timers.due(now_ns):
             instruction = self.ctx.state.instructions[instruction_id]
             if kind == PROCESS:
                 self._process(instruction, due)

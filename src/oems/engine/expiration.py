@@ -96,7 +96,7 @@ def _expire_orders(ctx: Context, date: dt.date, close_ns: int) -> None:
             instruments = (
                 [leg.instrument_id for leg in order.legs]
                 if order.legs is not None
-                else [order.instrument_id]
+                else [order.instrument.instrument_id]
             )
             if any(_expires_by(ctx, i, date) for i in instruments):
                 expiring.append(order)

@@ -333,9 +333,9 @@ class RiskChecker:
         self._reserve(
             extra,
             self._failer(order.id),
-            options=order.instrument_type == "OPTION",
+            options=order.instrument.instrument_type == "OPTION",
             side=order.terms.side,
-            symbol=order.symbol,
+            symbol=order.instrument.symbol,
         )
 
     def _failer(self, order_id: uuid.UUID) -> Callable[..., None]:

@@ -26,7 +26,7 @@ class SelfMatchIndex:
             price = order.working_limit
             if price is None:
                 price = INFINITY if order.is_buy else Decimal(0)
-            wanted = ((order.account_id, order.instrument_id, order.is_buy), price)
+            wanted = ((order.account_id, order.instrument.instrument_id, order.is_buy), price)
         old = self._indexed.get(order.id)
         if old == wanted:
             return

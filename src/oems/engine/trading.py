@@ -21,7 +21,7 @@ from oems.domain.errors import Conflict, InvalidRequest
 from oems.domain.order_rules import check_tick, order_error
 from oems.domain.orders import Order, OrderRequest, StrategyRequest
 from oems.domain.strategies import max_loss, net_price
-from oems.domain.terms import OrderTerms, leg_terms
+from oems.domain.terms import OrderTerms, TradedInstrument, leg_terms
 from oems.engine import commands as cmd
 from oems.engine import risk
 from oems.engine.context import Context
@@ -192,12 +192,14 @@ def _strategy_accepted(
         order_id=checked.order_id,
         account_id=account_id,
         client_order_id=client_order_id,
-        instrument_id=first.instrument_id,
-        symbol=first.symbol,
-        instrument_type="OPTION",
-        underlying_instrument_id=option.underlying_instrument_id,
-        multiplier=Decimal(100),
-        venue=venue.venue if venue is not None else "BATO",
+        instrument=TradedInstrument(
+            instrument_id=first.instrument_id,
+            symbol=first.symbol,
+            instrument_type="OPTION",
+            underlying_instrument_id=option.underlying_instrument_id,
+            multiplier=Decimal(100),
+            venue=venue.venue if venue is not None else "BATO",
+        ),
         terms=msgspec.structs.replace(request.terms, side=o.SELL if credit else o.BUY),
         hold_per_unit=checked.hold_per_unit,
         venue_due_ns=now + ctx.ack_latency_ns(),
@@ -238,22 +240,15 @@ def _order_accepted(
     """The event accepting a checked single-leg order."""
     instrument = checked.instrument
     assert instrument is not None
-    closes = checked.closes
     schedule = order_schedule(ctx, request, now)
-    terms = instrument.option
     return ev.OrderAccepted(
         ts_ns=now,
         order_id=checked.order_id,
         account_id=account_id,
         client_order_id=client_order_id,
-        instrument_id=instrument.id,
-        symbol=instrument.symbol,
-        instrument_type=instrument.instrument_type,
-        underlying_instrument_id=terms.underlying_id if terms else None,
-        multiplier=instrument.multiplier,
-        venue=instrument.venue,
+        instrument=instrument.traded(),
         terms=request.terms,
-        closes_position=closes,
+        closes_position=checked.closes,
         hold_per_unit=checked.hold_per_unit,
         venue_due_ns=now + ctx.ack_latency_ns(),
         releases_ns=schedule.releases_ns,
@@ -309,7 +304,10 @@ def plan_replace(  # noqa: C901
             raise InvalidRequest(
                 f"quantity {plain(c.quantity)} is below the filled quantity {plain(order.filled_quantity)}"
             )
-        if order.instrument_type == "OPTION" and c.quantity != c.quantity.to_integral_value():
+        if (
+            order.instrument.instrument_type == "OPTION"
+            and c.quantity != c.quantity.to_integral_value()
+        ):
             raise InvalidRequest("options trade in whole contracts")
     for name in ("limit_price", "stop_price"):
         price = given.get(name)
@@ -412,7 +410,7 @@ def plan_close(
                 (
                     order.terms.quantity - order.filled_quantity
                     for order in state.open_orders.get(c.account_id, {}).values()
-                    if order.instrument_id == position.instrument_id
+                    if order.instrument.instrument_id == position.instrument_id
                     and order.closes_position
                     and order.id not in canceling
                 ),

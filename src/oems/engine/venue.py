@@ -1,49 +1,13 @@
 """The venue simulator: acknowledges, releases, triggers, fills and expires orders.
 
-Fill model (deterministic; the README documents it):
-
-- An order becomes active when it is acknowledged (after the configured latency) and its
-  session is open; one received while its session is closed waits (`AWAITING_RELEASE`) until
-  the regular open (the pre-market open for `extended_hours` orders).
-- On becoming active a marketable order fills at the touch (the ask for buys, the bid for
-  sells, moved by the configured slippage) up to the displayed size times the participation
-  rate; a limit order fills only if the touch is at or better than its limit. Whatever is left
-  works on later quotes: market orders at the touch, resting limits at their own limit price
-  once the opposite touch reaches it.
-- Displayed size is consumed and replenished: a quote can fill no more than its size in total
-  until the refresh interval (`refresh_ns`, market time) has passed since it was quoted, or since
-  its size was last offered again; then it offers its whole size again. A new quote (a new
-  timestamp: the synthetic source quotes every instant, a replayed row, a pin) offers its own
-  size at once. Fills record the instant the size they took was offered (`quote_ts_ns`).
-- Depth (`depth` levels, off by default): behind the touch, levels 1-3 ticks apart sized 0.5-2x
-  the touch, a function of (seed, symbol, side, quote time); a marketable order walks them, one
-  execution per level. Consumed and refreshed with the touch, counted from the touch down.
-- Queue position (`queue`, off by default): a limit left resting at the price of a displayed
-  same-side level waits behind the size shown there when it arrived; liquidity reaching its limit
-  trades with those ahead first (`QueueAdvanced`), then with it.
-- Scenario rules (admin) decide the venue's answer to the orders they match: at the answer to a
-  new order, a cancel or a replace.
-- Stops trigger when the market quotes or trades through them (buy: ask or last at or above
-  the stop; sell: bid or last at or below) and then work as market (STOP) or limit (STOP_LIMIT).
-- Trailing stops track a watermark (the best bid for sells, best ask for buys since they became
-  active); the stop sits the offset (price, or basis points of the watermark) behind it, rounded
-  to the tick; a trailing stop-limit's limit is the stop plus the signed `limit_offset`.
-- IMMEDIATE_OR_CANCEL cancels what the first evaluation leaves; FILL_OR_KILL fills in full at
-  once or is canceled. AT_THE_OPENING and AT_THE_CLOSE fill in full in the opening / closing
-  auction at the opening / closing price (the midpoint at that instant), or are canceled when
-  a limit forbids it. DAY orders expire at their session's close, GOOD_TILL_DATE at
-  `expires_at`.
-- Crossings are the opening and closing auctions. AT_CROSSING joins only the next one (the
-  opening if received before it, else the closing) as AT_THE_OPENING / AT_THE_CLOSE do.
-  GOOD_TILL_CROSSING works in the continuous session and is canceled as the closing crossing
-  starts; GOOD_THROUGH_CROSSING works in the continuous session, then joins the closing
-  crossing, and what that leaves is canceled.
+Deterministic: the same orders, quotes and clock give the same answers and fills. The model it
+carries out (latency, touch, displayed size and refresh, depth, queue position, slippage, stops
+and trailing stops, time in force, auctions, scenario rules) is written down once, in the
+README's sections "The venue simulator" and "The fill model"; change both together.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import uuid
 from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
@@ -60,6 +24,7 @@ from oems.domain.strategies import net_price
 from oems.engine.book import Book, Books, buy_trigger_price, sell_trigger_price
 from oems.engine.context import Context
 from oems.engine.liquidity import BPS, Liquidity, to_tick
+from oems.engine.timers import Timers
 from oems.market.calendar import AFTER_HOURS, PRE_MARKET, REGULAR
 from oems.market.quotes import Quote, spot_price
 
@@ -81,8 +46,7 @@ class Venue:
         self.settings = ctx.venue_settings
         self.liquidity = Liquidity(ctx.venue_settings, ctx.state)
         self.books = Books()
-        self._seq = itertools.count()
-        self._timers: list[tuple[int, int, int, uuid.UUID]] = []
+        self._timers = Timers(self._timer_live)
 
     # ---- rebuilding and timers -----------------------------------------------------------
 
@@ -101,29 +65,18 @@ class Venue:
         if isinstance(event, _SCHEDULING_EVENTS):
             self.schedule(order)
         elif not order.is_open:
-            self.books.remove(
-                order
-            )  # ended outside the venue (e.g. at an expiry): out of the books
+            self.books.remove(order)  # ended outside the venue (e.g. at an expiry)
 
     def schedule(self, order: Order) -> None:
         """Put the order's pending timers (venue answer, release, auction, expiry) on the heap."""
-        for due, kind in (
-            (order.venue_due_ns, VENUE_DUE),
-            (order.releases_ns, RELEASE),
-            (order.auction_ns, AUCTION),
-            (order.expiry_ns, EXPIRE),
-        ):
-            if due is not None:
-                heapq.heappush(self._timers, (due, kind, next(self._seq), order.id))
+        self._timers.add(order.venue_due_ns, VENUE_DUE, order.id)
+        self._timers.add(order.releases_ns, RELEASE, order.id)
+        self._timers.add(order.auction_ns, AUCTION, order.id)
+        self._timers.add(order.expiry_ns, EXPIRE, order.id)
 
     def next_timer_ns(self) -> int | None:
         """The instant of the earliest pending timer."""
-        while self._timers:
-            due, kind, _, order_id = self._timers[0]
-            if self._timer_live(kind, due, order_id):
-                return due
-            heapq.heappop(self._timers)
-        return None
+        return self._timers.next_ns()
 
     def _timer_live(self, kind: int, due: int, order_id: uuid.UUID) -> bool:
         order = self.ctx.state.orders.get(order_id)
@@ -139,10 +92,7 @@ class Venue:
 
     def run_timers(self, now_ns: int) -> None:
         """Run every live timer due at or before `now_ns`, in (instant, kind) order."""
-        while self._timers and self._timers[0][0] <= now_ns:
-            due, kind, _, order_id = heapq.heappop(self._timers)
-            if not self._timer_live(kind, due, order_id):
-                continue
+        for due, kind, order_id in self._timers.due(now_ns):
             order = self.ctx.state.orders[order_id]
             if kind == VENUE_DUE:
                 self._venue_answer(order, due)
@@ -410,12 +360,12 @@ class Venue:
         if ask is not None:
             for entry in self._crossed(book.buys, lambda e: -e[0] >= ask):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if not self.liquidity.levels(entry[2].symbol, True, quote, now):
+                if not self.liquidity.levels(entry[2].instrument.symbol, True, quote, now):
                     break
         if bid is not None:
             for entry in self._crossed(book.sells, lambda e: e[0] <= bid):
                 self._evaluate_order(entry[2], quote, now, entering=False)
-                if not self.liquidity.levels(entry[2].symbol, False, quote, now):
+                if not self.liquidity.levels(entry[2].instrument.symbol, False, quote, now):
                     break
 
     @staticmethod
@@ -487,7 +437,9 @@ class Venue:
             return
         levels = [
             (price, size)
-            for price, size in self.liquidity.levels(order.symbol, order.is_buy, quote, now)
+            for price, size in self.liquidity.levels(
+                order.instrument.symbol, order.is_buy, quote, now
+            )
             if limit is None or (price <= limit if order.is_buy else price >= limit)
         ]
         leaves = order.terms.quantity - order.filled_quantity
@@ -544,7 +496,7 @@ class Venue:
                 quantity=quantity,
                 execution_ids=[ctx.ids.uuid7(now) for _ in order.legs],
                 prices=touches,
-                venue=order.venue,
+                venue=order.instrument.venue,
                 settles_on=ctx.settlement_date(now),
                 quote_ts_ns=stamps,
             )
@@ -567,7 +519,9 @@ class Venue:
         if same is not None:
             for price, shown in [
                 (same, size),
-                *self.liquidity.depth(order.symbol, not order.is_buy, same, size, quote.ts_ns),
+                *self.liquidity.depth(
+                    order.instrument.symbol, not order.is_buy, same, size, quote.ts_ns
+                ),
             ]:
                 if price == limit:
                     ahead = Decimal(shown)
@@ -609,7 +563,7 @@ class Venue:
                 execution_id=ctx.ids.uuid7(now),
                 quantity=quantity,
                 price=price,
-                venue=order.venue,
+                venue=order.instrument.venue,
                 settles_on=ctx.settlement_date(now),
                 quote_ts_ns=quote_ts,
             )
@@ -618,6 +572,6 @@ class Venue:
             self.books.remove(order)
 
     def _instrument(self, order: Order) -> Instrument:
-        instrument = self.ctx.instruments.get(order.instrument_id)
-        assert instrument is not None, f"unknown instrument {order.instrument_id}"
+        instrument = self.ctx.instruments.get(order.instrument.instrument_id)
+        assert instrument is not None, f"unknown instrument {order.instrument.instrument_id}"
         return instrument

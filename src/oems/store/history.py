@@ -126,10 +126,10 @@ def order_row(order: Order, journal_seq: int) -> tuple[Any, ...]:
         order.id.bytes,
         order.client_order_id,
         order.status,
-        order.instrument_type,
+        order.instrument.instrument_type,
         order.terms.side,
         order.terms.order_type,
-        _blob(order.underlying_instrument_id),
+        _blob(order.instrument.underlying_instrument_id),
         _between_bars(list(order.symbols)),
         _between_bars([i.hex for i in order.instrument_ids]),
         order.created_ns,
@@ -216,8 +216,14 @@ class OrderQuery:
             (self.statuses is None or order.status in self.statuses)
             and (symbol is None or bool({symbol, symbol.upper()} & order.symbols))
             and (self.instrument_ids is None or bool(self.instrument_ids & order.instrument_ids))
-            and (self.underliers is None or order.underlying_instrument_id in self.underliers)
-            and (self.instrument_type is None or order.instrument_type == self.instrument_type)
+            and (
+                self.underliers is None
+                or order.instrument.underlying_instrument_id in self.underliers
+            )
+            and (
+                self.instrument_type is None
+                or order.instrument.instrument_type == self.instrument_type
+            )
             and (
                 self.refs is None
                 or str(order.id) in self.refs

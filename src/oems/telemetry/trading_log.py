@@ -50,7 +50,7 @@ def _order_facts(state: TradingState, order_id: Any) -> dict[str, Any]:
     return {
         "order_id": str(order_id),
         "account_id": order.account_id,
-        "symbol": order.symbol,
+        "symbol": order.instrument.symbol,
         "side": order.terms.side,
         "order_type": order.terms.order_type,
         "quantity": str(order.terms.quantity),

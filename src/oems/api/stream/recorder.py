@@ -223,7 +223,7 @@ class ActivityRecorder:
                     add(_Pending(account, journal_seq, ts, EXECUTION, render_execution(execution)))
                 add(_Pending(account, journal_seq, ts, ORDER, render_order(order)))
                 instruments = [leg.instrument_id for leg in order.legs or ()] or [
-                    order.instrument_id
+                    order.instrument.instrument_id
                 ]
                 self._positions(account, instruments, journal_seq, ts)
             else:

@@ -32,16 +32,16 @@ def _order_filled(state: TradingState, e: ev.OrderFilled) -> None:
             id=e.execution_id,
             order_id=order.id,
             account_id=order.account_id,
-            instrument_id=order.instrument_id,
-            symbol=order.symbol,
-            underlying_instrument_id=order.underlying_instrument_id,
+            instrument_id=order.instrument.instrument_id,
+            symbol=order.instrument.symbol,
+            underlying_instrument_id=order.instrument.underlying_instrument_id,
             side=order.terms.side,
             quantity=e.quantity,
             price=e.price,
             venue=e.venue,
             ts_ns=e.ts_ns,
         ),
-        order.multiplier,
+        order.instrument.multiplier,
         e.settles_on,
         e.quote_ts_ns,
     )
@@ -69,7 +69,7 @@ def _strategy_filled(state: TradingState, e: ev.StrategyFilled) -> None:
                 account_id=order.account_id,
                 instrument_id=leg.instrument_id,
                 symbol=leg.symbol,
-                underlying_instrument_id=order.underlying_instrument_id
+                underlying_instrument_id=order.instrument.underlying_instrument_id
                 if leg.strike is not None
                 else None,
                 side=leg.side,
@@ -103,7 +103,9 @@ def _book_execution(
         order.account_id,
         execution.instrument_id,
         execution.symbol,
-        order.instrument_type if order.legs is None else _leg_type(order, execution.instrument_id),
+        order.instrument.instrument_type
+        if order.legs is None
+        else _leg_type(order, execution.instrument_id),
         multiplier,
         execution.underlying_instrument_id,
     )
@@ -145,7 +147,7 @@ def take_liquidity(
 def _queue_advanced(state: TradingState, e: ev.QueueAdvanced) -> None:
     order = state.orders[e.order_id]
     order.queue_ahead = e.ahead
-    take_liquidity(state, order.symbol, order.terms.side == BUY, e.quote_ts_ns, e.taken)
+    take_liquidity(state, order.instrument.symbol, order.terms.side == BUY, e.quote_ts_ns, e.taken)
 
 
 def _leg_type(order: Order, instrument_id: uuid.UUID) -> str:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 def change_hold(state: TradingState, order: Order, quantity: Decimal) -> None:
     """Take (positive) or release (negative) what `quantity` of the order holds."""
     if order.closes_position:
-        position = state.positions[order.account_id].get(order.instrument_id)
+        position = state.positions[order.account_id].get(order.instrument.instrument_id)
         if position is not None:
             position.held = max(position.held + quantity, Decimal(0))
     elif order.hold_per_unit:
@@ -68,12 +68,7 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         id=e.order_id,
         account_id=e.account_id,
         client_order_id=e.client_order_id,
-        instrument_id=e.instrument_id,
-        symbol=e.symbol,
-        instrument_type=e.instrument_type,
-        underlying_instrument_id=e.underlying_instrument_id,
-        multiplier=e.multiplier,
-        venue=e.venue,
+        instrument=e.instrument,
         terms=e.terms,
         created_ns=e.ts_ns,
         updated_ns=e.ts_ns,
@@ -95,11 +90,11 @@ def _order_accepted(state: TradingState, e: ev.OrderAccepted) -> None:
         open_position(
             state,
             order.account_id,
-            order.instrument_id,
-            order.symbol,
-            order.instrument_type,
-            order.multiplier,
-            order.underlying_instrument_id,
+            order.instrument.instrument_id,
+            order.instrument.symbol,
+            order.instrument.instrument_type,
+            order.instrument.multiplier,
+            order.instrument.underlying_instrument_id,
         )
     change_hold(state, order, order.terms.quantity)
 
