@@ -140,7 +140,7 @@ class Runtime:
         self.engine.close()
         if self.config.snapshot_every and self.journal.last_seq > self.journal.snapshot_seq:
             try:
-                self.journal.save_snapshot(*self.engine.snapshot())
+                self.journal.save_snapshot(*self.engine.state_blob())
             except Exception:
                 log.exception("snapshot on stop failed; the next start replays more of the journal")
         self.journal.close()

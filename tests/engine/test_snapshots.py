@@ -139,7 +139,7 @@ def test_snapshot_refuses_a_state_ahead_of_the_journal(tmp_path: Path) -> None:
     drive(engine)
     engine.state.apply(ev.UserCreated(ts_ns=START, user_id=99, name="ghost"))  # not journaled
     with pytest.raises(RuntimeError, match="batch boundary"):
-        engine.snapshot()
+        engine.state_blob()
 
 
 def _garbage(blob: bytes, seq: int) -> tuple[bytes, int, str | None]:
@@ -172,7 +172,7 @@ def test_unusable_snapshot_falls_back_to_full_replay(
     db = tmp_path / "j.db"
     engine = make_engine(db)
     drive(engine)
-    seq, blob = engine.snapshot()
+    seq, blob = engine.state_blob()
     engine.journal.save_snapshot(seq, blob)
     engine.journal.close()
     bad_blob, bad_seq, version = spoil(blob, seq)

@@ -96,7 +96,7 @@ def _greeks(greeks: Greeks, now_ns: int) -> dict[str, Any]:
     }
 
 
-def snapshot(
+def render_snapshot(
     inst: Instrument, market: MarketData, master: InstrumentMaster, now_ns: int
 ) -> dict[str, Any]:
     """One `MarketDataSnapshot` of `inst` at `now_ns`."""
@@ -146,7 +146,7 @@ async def get_snapshots(call: Call) -> Any:
         instruments.setdefault(inst.id, inst)
     now = runtime.engine.now_ns()
     market: MarketData = runtime.market_data
-    return [snapshot(inst, market, master, now) for inst in instruments.values()]
+    return [render_snapshot(inst, market, master, now) for inst in instruments.values()]
 
 
 def _empty_summary(instrument_id: str, symbol: str | None, not_applicable: bool) -> dict[str, Any]:

@@ -163,9 +163,9 @@ class Engine:
         """Wait until the state holds nothing the journal has not made durable yet."""
         await self.writer.readable()
 
-    def snapshot(self) -> tuple[int, bytes]:
+    def state_blob(self) -> tuple[int, bytes]:
         """(seq, blob) of the state as of the last journaled event; only between batches."""
-        return self.writer.snapshot()
+        return self.writer.state_blob()
 
     def close(self) -> None:
         """Release the journal writer thread."""

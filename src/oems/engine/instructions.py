@@ -177,19 +177,19 @@ def processing_due(ctx: Context, now: int) -> int:
 # ---- command handlers --------------------------------------------------------------------
 
 
-def submit_instructions(ctx: Context, c: cmd.SubmitInstructions) -> list[RowOutcome]:
+def submit_instructions(ctx: Context, command: cmd.SubmitInstructions) -> list[RowOutcome]:
     """Accept each row that passes (SENT, stored) and refuse the others (ENGINE_REJECTED, not
     stored)."""
     state = ctx.state
-    account = ctx.account(c.account_id)
-    if not c.rows:
+    account = ctx.account(command.account_id)
+    if not command.rows:
         raise InvalidRequest("At least one instruction is required")
     now = ctx.now_ns()
     outcomes: list[RowOutcome | None] = []
     keys: set[str] = set()
     in_batch: dict[uuid.UUID, Decimal] = {}
     sending: list[tuple[int, uuid.UUID, str, InstructionRequest, Instrument]] = []
-    for row in c.rows:
+    for row in command.rows:
         server_id = ctx.ids.uuid7(now)
         key = row.instruction_id if row.instruction_id is not None else str(server_id)
         instrument = ctx.instruments.get(row.instrument_id) if row.instrument_id else None
@@ -256,10 +256,10 @@ def find_instruction(ctx: Context, account_id: int, reference: str) -> PositionI
     return instruction
 
 
-def cancel_instruction(ctx: Context, c: cmd.CancelInstruction) -> PositionInstruction:
+def cancel_instruction(ctx: Context, command: cmd.CancelInstruction) -> PositionInstruction:
     """Request a cancel: the instruction goes CANCEL_REQUESTED; the clearing service answers later."""
-    ctx.account(c.account_id)
-    instruction = find_instruction(ctx, c.account_id, c.reference)
+    ctx.account(command.account_id)
+    instruction = find_instruction(ctx, command.account_id, command.reference)
     if instruction.status == pi.CANCEL_REQUESTED:
         return instruction_copy(instruction)
     if instruction.is_terminal:
@@ -277,8 +277,8 @@ def cancel_instruction(ctx: Context, c: cmd.CancelInstruction) -> PositionInstru
     return instruction_copy(instruction)
 
 
-def set_clearing_availability(ctx: Context, c: cmd.SetClearingAvailability) -> bool:
+def set_clearing_availability(ctx: Context, command: cmd.SetClearingAvailability) -> bool:
     """Switch the clearing service fault; returns whether the service is available."""
-    if c.available != ctx.state.clearing_available:
-        ctx.emit(ev.ClearingAvailabilitySet(ts_ns=ctx.now_ns(), available=c.available))
+    if command.available != ctx.state.clearing_available:
+        ctx.emit(ev.ClearingAvailabilitySet(ts_ns=ctx.now_ns(), available=command.available))
     return ctx.state.clearing_available

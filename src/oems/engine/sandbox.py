@@ -32,12 +32,12 @@ SANDBOX_ACCOUNTS = (
 """The bootstrap's accounts, in the order they are opened: margin, cash, another user's."""
 
 
-def reset_sandbox(ctx: Context, c: cmd.ResetSandbox) -> int:
+def reset_sandbox(ctx: Context, command: cmd.ResetSandbox) -> int:
     """Everything traded goes; users and API keys stay; then either the bootstrap's accounts are
     opened again or (`keep_accounts`) every account is as it was opened. One command, so one
     journal batch: a crash leaves the old sandbox or the new one, never a mix. Returns the
     instant the new sandbox starts at (the caller runs what is due by then)."""
-    clock = c.clock
+    clock = command.clock
     if clock is not None:
         if clock.mode not in (WALL, SIMULATED):
             raise InvalidRequest("clock.mode must be `wall` or `simulated`")
@@ -55,12 +55,14 @@ def reset_sandbox(ctx: Context, c: cmd.ResetSandbox) -> int:
         at = clock.now_ns if clock.now_ns is not None else ctx.now_ns()
     # A reset may set the clock back: the new sandbox starts its own trading day at `at`.
     ctx.emit(
-        ev.SandboxReset(ts_ns=at, keep_accounts=c.keep_accounts, restart_day=clock is not None)
+        ev.SandboxReset(
+            ts_ns=at, keep_accounts=command.keep_accounts, restart_day=clock is not None
+        )
     )
     if clock is not None:
         ctx.emit(ev.ClockSet(ts_ns=at, mode=clock.mode, now_ns=at, speed=clock.speed))
-    if not c.keep_accounts:
-        for spec in c.accounts:
+    if not command.keep_accounts:
+        for spec in command.accounts:
             accounts.open_account(ctx, spec)
     return at
 
@@ -81,9 +83,9 @@ _REQUIRED = {sc.FILL_FRACTION: "fraction", sc.FILL_AT_PRICE: "price"}
 _REQUIRED.update({sc.DELAY_ACK: "delay_ns", sc.DELAY_FILL: "delay_ns"})
 
 
-def add_scenario(ctx: Context, c: cmd.AddScenario) -> ScenarioRule:  # noqa: C901
+def add_scenario(ctx: Context, command: cmd.AddScenario) -> ScenarioRule:  # noqa: C901
     """Check and journal a scenario rule; it decides the venue's answer from now on."""
-    t = c.terms
+    t = command.terms
     if t.action not in sc.ACTIONS:
         raise InvalidRequest(f"action must be one of {', '.join(sc.ACTIONS)}")
     for name, wire in _WIRE_NAMES.items():
@@ -121,42 +123,42 @@ def add_scenario(ctx: Context, c: cmd.AddScenario) -> ScenarioRule:  # noqa: C90
     return ctx.state.scenarios[rule_id]
 
 
-def clear_scenarios(ctx: Context, c: cmd.ClearScenarios) -> list[ScenarioRule]:
+def clear_scenarios(ctx: Context, command: cmd.ClearScenarios) -> list[ScenarioRule]:
     """Remove one rule (404 when unknown) or all of them; returns the rules removed."""
     rules = ctx.state.scenarios
-    if c.rule_id is not None and c.rule_id not in rules:
-        raise NotFound(f"Scenario rule {c.rule_id} not found")
-    removed = [rules[c.rule_id]] if c.rule_id is not None else list(rules.values())
+    if command.rule_id is not None and command.rule_id not in rules:
+        raise NotFound(f"Scenario rule {command.rule_id} not found")
+    removed = [rules[command.rule_id]] if command.rule_id is not None else list(rules.values())
     if removed:
         ctx.emit(ev.ScenariosCleared(ts_ns=ctx.now_ns(), rule_ids=[rule.id for rule in removed]))
     return removed
 
 
-def pin_quote(ctx: Context, venue: Venue, c: cmd.PinQuote) -> None:
+def pin_quote(ctx: Context, venue: Venue, command: cmd.PinQuote) -> None:
     """Set a symbol's quote by hand; working orders see it at once."""
-    if c.bid is not None and c.ask is not None and c.bid > c.ask:
+    if command.bid is not None and command.ask is not None and command.bid > command.ask:
         raise InvalidRequest("bid must not be above ask")
-    for name, value in (("bid", c.bid), ("ask", c.ask), ("last", c.last)):
+    for name, value in (("bid", command.bid), ("ask", command.ask), ("last", command.last)):
         if value is not None and value <= 0:
             raise InvalidRequest(f"{name} must be greater than zero")
-    if c.bid_size < 0 or c.ask_size < 0:
+    if command.bid_size < 0 or command.ask_size < 0:
         raise InvalidRequest("sizes must not be negative")
     ctx.emit(
         ev.QuotePinned(
             ts_ns=ctx.now_ns(),
-            symbol=c.symbol,
-            bid=c.bid,
-            ask=c.ask,
-            bid_size=c.bid_size,
-            ask_size=c.ask_size,
-            last=c.last,
+            symbol=command.symbol,
+            bid=command.bid,
+            ask=command.ask,
+            bid_size=command.bid_size,
+            ask_size=command.ask_size,
+            last=command.last,
         )
     )
     venue.evaluate_all(ctx.now_ns())
 
 
-def release_quote(ctx: Context, c: cmd.ReleaseQuote) -> None:
+def release_quote(ctx: Context, command: cmd.ReleaseQuote) -> None:
     """Give a pinned symbol back to the market data source; 404 when none is pinned."""
-    if c.symbol not in ctx.state.pinned_quotes:
-        raise NotFound(f"No quote is pinned for {c.symbol}")
-    ctx.emit(ev.QuoteReleased(ts_ns=ctx.now_ns(), symbol=c.symbol))
+    if command.symbol not in ctx.state.pinned_quotes:
+        raise NotFound(f"No quote is pinned for {command.symbol}")
+    ctx.emit(ev.QuoteReleased(ts_ns=ctx.now_ns(), symbol=command.symbol))

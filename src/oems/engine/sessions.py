@@ -60,42 +60,47 @@ class Sessions:
                 f"({self.ctx.calendar.first_date} to {self.ctx.calendar.last_date}, less a month)"
             )
 
-    def set_clock(self, c: cmd.SetClock) -> None:
+    def set_clock(self, command: cmd.SetClock) -> None:
         """Set the clock's mode, instant and speed, then run what is due by then."""
-        if c.mode not in (WALL, SIMULATED):
+        if command.mode not in (WALL, SIMULATED):
             raise self._clock_refusal("mode must be `wall` or `simulated`")
-        if not 0 <= c.speed <= MAX_CLOCK_SPEED:
+        if not 0 <= command.speed <= MAX_CLOCK_SPEED:
             raise self._clock_refusal(f"speed must be between 0 and {MAX_CLOCK_SPEED:g}")
-        if c.mode == WALL and self.ctx.state.last_event_ns > wall_ns():
+        if command.mode == WALL and self.ctx.state.last_event_ns > wall_ns():
             raise self._clock_refusal(
                 "the journal is ahead of the wall clock, which cannot go back: keep the simulated "
                 "clock until real time passes that instant, or start over on the wall clock with "
                 'POST /admin/v1/reset {"clock": {"mode": "wall"}} (keeps the keys) or a new --db'
             )
         now = self.ctx.now_ns()
-        target = c.now_ns if c.now_ns is not None else now
-        if c.mode == SIMULATED:
+        target = command.now_ns if command.now_ns is not None else now
+        if command.mode == SIMULATED:
             self.check_clock_target(target)
         self.ctx.emit(
             ev.ClockSet(
                 ts_ns=max(target, self.ctx.state.last_event_ns),
-                mode=c.mode,
+                mode=command.mode,
                 now_ns=target,
-                speed=c.speed,
+                speed=command.speed,
             )
         )
         self.run_due(self.ctx.clock.now_ns())
 
-    def advance_clock(self, c: cmd.AdvanceClock) -> None:
+    def advance_clock(self, command: cmd.AdvanceClock) -> None:
         """Move a simulated clock forward, running everything due on the way at its instant."""
         if self.ctx.clock.mode != SIMULATED:
             raise self._clock_refusal("the clock is in wall mode; switch it to simulated first")
-        if c.to_ns < self.ctx.now_ns():
+        if command.to_ns < self.ctx.now_ns():
             raise self._clock_refusal("the clock only moves forward")
-        self.check_clock_target(c.to_ns)
-        self.run_due(c.to_ns)
+        self.check_clock_target(command.to_ns)
+        self.run_due(command.to_ns)
         self.ctx.emit(
-            ev.ClockSet(ts_ns=c.to_ns, mode=SIMULATED, now_ns=c.to_ns, speed=self.ctx.clock.speed)
+            ev.ClockSet(
+                ts_ns=command.to_ns,
+                mode=SIMULATED,
+                now_ns=command.to_ns,
+                speed=self.ctx.clock.speed,
+            )
         )
 
     def next_due_ns(self) -> int | None:

@@ -109,7 +109,7 @@ class Writer:
             raise
         return result
 
-    def snapshot(self) -> tuple[int, bytes]:
+    def state_blob(self) -> tuple[int, bytes]:
         """(seq, blob) of the state as of the last journaled event; only between batches."""
         return self._boundary(), dump_state(self.state)
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from oems.api.market_data import snapshot
+from oems.api.market_data import render_snapshot
 from oems.api.stream.protocol import encode
 from oems.domain.instruments import Instrument
 
@@ -66,7 +66,7 @@ class QuoteFeed:
         """The instrument's `market-data-l1` message at this instant (call between batches)."""
         runtime = self._runtime
         now = runtime.engine.now_ns()
-        return l1_message(snapshot(instrument, runtime.market_data, runtime.instruments, now))
+        return l1_message(render_snapshot(instrument, runtime.market_data, runtime.instruments, now))
 
     def listen(self, instrument: Instrument, owner: object, listener: Listener) -> None:
         """Send `owner` the instrument's changes from now on (call between batches)."""
@@ -118,7 +118,7 @@ class QuoteFeed:
                 continue
             self._last[instrument_id] = key
             message = l1_message(
-                snapshot(instrument, runtime.market_data, runtime.instruments, now)
+                render_snapshot(instrument, runtime.market_data, runtime.instruments, now)
             )
             for listener in list(listeners.values()):
                 listener(message)
