@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -526,21 +525,6 @@ def test_make_source_parses_its_setting(tmp_path: Path, calendar: TradingCalenda
     for bad in ("random", "replay:", ""):
         with pytest.raises(ValueError, match="unknown market data source"):
             make_source(bad, 1, calendar)
-
-
-# ---- speed -----------------------------------------------------------------------------
-
-
-def test_cached_equity_quotes_are_cheap(source: SyntheticSource, calendar: TradingCalendar) -> None:
-    market = MarketData(source, calendar)
-    start = et(WED, 11)
-    market.quote(ACME, start)
-    count = 5000
-    began = time.perf_counter()
-    for k in range(count):
-        market.quote(ACME, start + k * 1_000_003)
-    per_quote = (time.perf_counter() - began) / count
-    assert per_quote < 100e-6  # a loose bound for a loaded CI box; measured ~3 µs
 
 
 # ---- definition figures (previous close, average daily volume, open interest) ---------------

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -235,73 +235,93 @@ def run(args: argparse.Namespace) -> int:
     return OK
 
 
-def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:  # noqa: C901
-    if args.command in sandbox.SANDBOX_COMMANDS:
-        return sandbox.dispatch(client, args, _call)
-    command = args.command if args.command == "replay" else f"{args.command} {args.action}"
-    if command == "accounts list":
-        return _call(client, "GET", "/admin/v1/accounts")
-    if command == "accounts create":
-        body = {
+AdminRequest = tuple[str, str, dict[str, Any] | None]
+"""(method, path, body) of one admin request."""
+
+
+def _faults_body(args: argparse.Namespace) -> dict[str, Any]:
+    body = {
+        "reject_next": args.reject_next,
+        "reject_reason": args.reject_reason,
+        "ack_delay_ms": args.ack_delay_ms,
+        "clearing_unavailable": None if args.clearing is None else args.clearing == "unavailable",
+    }
+    if all(value is None for value in body.values()):
+        raise OperatorError(
+            "faults set: give at least one of --reject-next, --reject-reason, --ack-delay-ms,"
+            " --clearing",
+            USAGE_ERROR,
+        )
+    return body
+
+
+# "<command> <action>" -> the admin request that carries it out.
+_REQUESTS: dict[str, Callable[[argparse.Namespace], AdminRequest]] = {
+    "accounts list": lambda args: ("GET", "/admin/v1/accounts", None),
+    "accounts create": lambda args: (
+        "POST",
+        "/admin/v1/accounts",
+        {
             "owner": args.owner,
             "full_name": args.name,
             "subtype": args.subtype,
             "options_level": args.options_level,
             "cash": args.cash,
             "short_name": args.short_name,
-        }
-        return _call(client, "POST", "/admin/v1/accounts", body)
-    if command == "accounts fund":
-        body = {"amount": args.amount, "memo": args.memo}
-        return _call(client, "POST", f"/admin/v1/accounts/{args.account_id}/cash", body)
-    if command == "accounts status":
-        body = {"status": args.status}
-        return _call(client, "POST", f"/admin/v1/accounts/{args.account_id}/status", body)
-    if command == "keys list":
-        return _call(client, "GET", "/admin/v1/api-keys")
-    if command == "keys create":
-        body = {"user": args.user, "account_ids": args.account_ids, "expires_at": args.expires_at}
-        return _call(client, "POST", "/admin/v1/api-keys", body)
-    if command == "keys revoke":
-        return _call(client, "DELETE", f"/admin/v1/api-keys/{args.key_id}")
-    if command == "clock show":
-        return _call(client, "GET", "/admin/v1/clock")
-    if command == "clock set":
-        body = {"mode": args.mode, "now": args.now, "speed": args.speed}
-        return _call(client, "POST", "/admin/v1/clock", body)
-    if command == "clock advance":
-        return _call(client, "POST", "/admin/v1/clock/advance", _advance_body(args))
-    if command == "quotes set":
-        body = {
+        },
+    ),
+    "accounts fund": lambda args: (
+        "POST",
+        f"/admin/v1/accounts/{args.account_id}/cash",
+        {"amount": args.amount, "memo": args.memo},
+    ),
+    "accounts status": lambda args: (
+        "POST",
+        f"/admin/v1/accounts/{args.account_id}/status",
+        {"status": args.status},
+    ),
+    "keys list": lambda args: ("GET", "/admin/v1/api-keys", None),
+    "keys create": lambda args: (
+        "POST",
+        "/admin/v1/api-keys",
+        {"user": args.user, "account_ids": args.account_ids, "expires_at": args.expires_at},
+    ),
+    "keys revoke": lambda args: ("DELETE", f"/admin/v1/api-keys/{args.key_id}", None),
+    "clock show": lambda args: ("GET", "/admin/v1/clock", None),
+    "clock set": lambda args: (
+        "POST",
+        "/admin/v1/clock",
+        {"mode": args.mode, "now": args.now, "speed": args.speed},
+    ),
+    "clock advance": lambda args: ("POST", "/admin/v1/clock/advance", _advance_body(args)),
+    "quotes set": lambda args: (
+        "PUT",
+        f"/admin/v1/quotes/{args.symbol}",
+        {
             "bid": args.bid,
             "ask": args.ask,
             "bid_size": args.bid_size,
             "ask_size": args.ask_size,
             "last": args.last,
-        }
-        return _call(client, "PUT", f"/admin/v1/quotes/{args.symbol}", body)
-    if command == "quotes release":
-        return _call(client, "DELETE", f"/admin/v1/quotes/{args.symbol}")
-    if command == "faults show":
-        return _call(client, "GET", "/admin/v1/faults")
-    if command == "faults set":
-        body = {
-            "reject_next": args.reject_next,
-            "reject_reason": args.reject_reason,
-            "ack_delay_ms": args.ack_delay_ms,
-            "clearing_unavailable": None
-            if args.clearing is None
-            else args.clearing == "unavailable",
-        }
-        if all(value is None for value in body.values()):
-            raise OperatorError(
-                "faults set: give at least one of --reject-next, --reject-reason, --ack-delay-ms,"
-                " --clearing",
-                USAGE_ERROR,
-            )
-        return _call(client, "POST", "/admin/v1/faults", body)
-    if command == "faults clear":
-        return _call(client, "DELETE", "/admin/v1/faults")
+        },
+    ),
+    "quotes release": lambda args: ("DELETE", f"/admin/v1/quotes/{args.symbol}", None),
+    "faults show": lambda args: ("GET", "/admin/v1/faults", None),
+    "faults set": lambda args: ("POST", "/admin/v1/faults", _faults_body(args)),
+    "faults clear": lambda args: ("DELETE", "/admin/v1/faults", None),
+}
+
+
+def _dispatch(client: httpx.Client, args: argparse.Namespace) -> Any:
+    if args.command in sandbox.SANDBOX_COMMANDS:
+        return sandbox.dispatch(client, args, _call)
+    if args.command == "replay":
+        return _replay(client, args)
+    method, path, body = _REQUESTS[f"{args.command} {args.action}"](args)
+    return _call(client, method, path, body)
+
+
+def _replay(client: httpx.Client, args: argparse.Namespace) -> Any:
     if (args.file is None) == (args.clear is None):
         raise OperatorError("replay: give a FILE to load, or --clear [SYMBOL ...]", USAGE_ERROR)
     if args.clear is not None:

@@ -17,8 +17,9 @@ from decimal import Decimal
 
 from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest
-from oems.domain.orders import OrderRequest, StrategyRequest
+from oems.domain.orders import LegRequest, OrderRequest, StrategyRequest
 from oems.domain.strategies import lowest_terms
+from oems.domain.terms import OrderTerms
 
 CENT = Decimal("0.01")
 SUBPENNY = Decimal("0.0001")
@@ -60,76 +61,93 @@ def _require(index: int, field: str, value: object, needed: bool, order_type: st
         raise order_error(index, field, f"{field} is not allowed for {order_type} orders")
 
 
-def validate_order(request: OrderRequest, index: int) -> None:  # noqa: C901
+def validate_order(request: OrderRequest, index: int) -> None:
     """Raise a 400 naming `[index].field` for the first rule the request breaks."""
-    r = request
-    kind = r.terms.order_type
-    if r.terms.quantity <= 0:
+    _check_quantity(request, index)
+    _check_prices(request.terms, index)
+    _check_time_in_force(request.terms, index)
+    _check_extended_hours(request, index)
+    if request.terms.side == o.SELL_SHORT and request.instrument_type == "OPTION":
+        raise order_error(index, "side", "options are sold with SELL, not SELL_SHORT")
+
+
+def _check_quantity(request: OrderRequest, index: int) -> None:
+    """Positive; whole for options; fractional only where the instrument and order allow it."""
+    terms = request.terms
+    if terms.quantity <= 0:
         raise order_error(index, "quantity", "quantity must be greater than zero")
-    whole = r.terms.quantity == r.terms.quantity.to_integral_value()
-    if r.instrument_type == "OPTION" and not whole:
+    if terms.quantity == terms.quantity.to_integral_value():
+        return
+    if request.instrument_type == "OPTION":
         raise order_error(index, "quantity", "options trade in whole contracts")
-    if not whole:
-        if not r.is_fractionable:
-            raise order_error(index, "quantity", f"{r.symbol} is not fractionable")
-        if (
-            kind not in (o.MARKET, o.LIMIT)
-            or r.terms.time_in_force != o.DAY
-            or r.terms.extended_hours
-        ):
-            raise order_error(
-                index,
-                "quantity",
-                "fractional quantities are accepted only for regular-hours DAY MARKET or LIMIT orders",
-            )
-    _require(index, "limit_price", r.terms.limit_price, kind in (o.LIMIT, o.STOP_LIMIT), kind)
-    _require(index, "stop_price", r.terms.stop_price, kind in o.STOP_TYPES, kind)
-    _require(index, "trailing_offset", r.terms.trailing_offset, kind in o.TRAILING_TYPES, kind)
-    _require(
-        index, "trailing_offset_type", r.terms.trailing_offset_type, kind in o.TRAILING_TYPES, kind
-    )
-    _require(index, "limit_offset", r.terms.limit_offset, kind == o.TRAILING_STOP_LIMIT, kind)
-    for field in ("limit_price", "stop_price"):
-        price = getattr(r.terms, field)
+    if not request.is_fractionable:
+        raise order_error(index, "quantity", f"{request.symbol} is not fractionable")
+    if terms.order_type not in (o.MARKET, o.LIMIT) or terms.time_in_force != o.DAY:
+        raise order_error(index, "quantity", _FRACTIONAL_ONLY)
+    if terms.extended_hours:
+        raise order_error(index, "quantity", _FRACTIONAL_ONLY)
+
+
+_FRACTIONAL_ONLY = (
+    "fractional quantities are accepted only for regular-hours DAY MARKET or LIMIT orders"
+)
+
+
+def _check_prices(terms: OrderTerms, index: int) -> None:
+    """The prices and offsets the order type needs (and no others), positive and on the tick."""
+    kind = terms.order_type
+    _require(index, "limit_price", terms.limit_price, kind in (o.LIMIT, o.STOP_LIMIT), kind)
+    _require(index, "stop_price", terms.stop_price, kind in o.STOP_TYPES, kind)
+    trailing = kind in o.TRAILING_TYPES
+    _require(index, "trailing_offset", terms.trailing_offset, trailing, kind)
+    _require(index, "trailing_offset_type", terms.trailing_offset_type, trailing, kind)
+    _require(index, "limit_offset", terms.limit_offset, kind == o.TRAILING_STOP_LIMIT, kind)
+    for field, price in (("limit_price", terms.limit_price), ("stop_price", terms.stop_price)):
         if price is not None:
             if price <= 0:
                 raise order_error(index, field, f"{field} must be greater than zero")
             check_tick(index, field, price)
-    if r.terms.trailing_offset is not None:
-        if r.terms.trailing_offset <= 0:
+    offset = terms.trailing_offset
+    if offset is not None:
+        if offset <= 0:
             raise order_error(index, "trailing_offset", "trailing_offset must be greater than zero")
-        if r.terms.trailing_offset_type == o.BPS:
-            if (
-                r.terms.trailing_offset >= MAX_BPS
-                or r.terms.trailing_offset != r.terms.trailing_offset.to_integral_value()
-            ):
-                raise order_error(
-                    index, "trailing_offset", "a BPS offset is a whole number below 10000"
-                )
-        else:
-            check_tick(index, "trailing_offset", r.terms.trailing_offset)
-    if r.terms.limit_offset is not None:
-        check_tick(index, "limit_offset", r.terms.limit_offset)
-    tif = r.terms.time_in_force
-    if tif == o.GTD and r.terms.expires_ns is None:
+        if terms.trailing_offset_type != o.BPS:
+            check_tick(index, "trailing_offset", offset)
+        elif offset >= MAX_BPS or offset != offset.to_integral_value():
+            raise order_error(
+                index, "trailing_offset", "a BPS offset is a whole number below 10000"
+            )
+    if terms.limit_offset is not None:
+        check_tick(index, "limit_offset", terms.limit_offset)
+
+
+def _check_time_in_force(terms: OrderTerms, index: int) -> None:
+    """`expires_at` with GOOD_TILL_DATE only; the immediate and auction ones take a price rule."""
+    tif = terms.time_in_force
+    if tif == o.GTD and terms.expires_ns is None:
         raise order_error(index, "expires_at", "expires_at is required for GOOD_TILL_DATE orders")
-    if tif != o.GTD and r.terms.expires_ns is not None:
+    if tif != o.GTD and terms.expires_ns is not None:
         raise order_error(
             index, "expires_at", "expires_at is allowed only for GOOD_TILL_DATE orders"
         )
-    if tif in (o.IOC, o.FOK, *o.AUCTION_ONLY, o.GTC_THROUGH) and kind not in (o.MARKET, o.LIMIT):
+    needs_price_rule = tif in (o.IOC, o.FOK, *o.AUCTION_ONLY, o.GTC_THROUGH)
+    if needs_price_rule and terms.order_type not in (o.MARKET, o.LIMIT):
         raise order_error(index, "time_in_force", f"{tif} accepts only MARKET or LIMIT orders")
-    if r.terms.extended_hours:
-        if r.instrument_type == "OPTION":
-            raise order_error(index, "extended_hours", "options trade in regular hours only")
-        if kind != o.LIMIT:
-            raise order_error(index, "extended_hours", "extended hours accept only LIMIT orders")
-        if tif not in (o.DAY, o.GTC, o.GTD):
-            raise order_error(
-                index, "extended_hours", f"extended hours do not apply to {tif} orders"
-            )
-    if r.terms.side == o.SELL_SHORT and r.instrument_type == "OPTION":
-        raise order_error(index, "side", "options are sold with SELL, not SELL_SHORT")
+
+
+def _check_extended_hours(request: OrderRequest, index: int) -> None:
+    """Extended hours: equities, LIMIT orders, DAY / GOOD_TILL_CANCEL / GOOD_TILL_DATE."""
+    terms = request.terms
+    if not terms.extended_hours:
+        return
+    if request.instrument_type == "OPTION":
+        raise order_error(index, "extended_hours", "options trade in regular hours only")
+    if terms.order_type != o.LIMIT:
+        raise order_error(index, "extended_hours", "extended hours accept only LIMIT orders")
+    if terms.time_in_force not in (o.DAY, o.GTC, o.GTD):
+        raise order_error(
+            index, "extended_hours", f"extended hours do not apply to {terms.time_in_force} orders"
+        )
 
 
 MIN_LEGS = 2
@@ -137,29 +155,39 @@ MAX_LEGS = 4
 STRATEGY_TIMES_IN_FORCE = (o.DAY, o.GTC, o.IOC, o.FOK, o.GTD)
 
 
-def validate_strategy(request: StrategyRequest, index: int) -> None:  # noqa: C901
+def validate_strategy(request: StrategyRequest, index: int) -> None:
     """Raise a 400 naming `[index].field` for the first rule a strategy order breaks."""
-    r = request
-    if not MIN_LEGS <= len(r.legs) <= MAX_LEGS:
+    if not MIN_LEGS <= len(request.legs) <= MAX_LEGS:
         raise order_error(index, "legs", f"a strategy has {MIN_LEGS} to {MAX_LEGS} legs")
-    if r.terms.order_type not in (o.MARKET, o.LIMIT):
+    _check_strategy_terms(request.terms, index)
+    _check_legs(request.legs, index)
+
+
+def _check_strategy_terms(terms: OrderTerms, index: int) -> None:
+    """MARKET or LIMIT (a net price on the tick), a whole quantity, the strategy's times in force."""
+    if terms.order_type not in (o.MARKET, o.LIMIT):
         raise order_error(index, "order_type", "strategy orders are MARKET or LIMIT")
-    if r.terms.time_in_force not in STRATEGY_TIMES_IN_FORCE:
+    if terms.time_in_force not in STRATEGY_TIMES_IN_FORCE:
         raise order_error(
-            index, "time_in_force", f"{r.terms.time_in_force} does not apply to strategy orders"
+            index, "time_in_force", f"{terms.time_in_force} does not apply to strategy orders"
         )
-    if r.terms.order_type == o.MARKET and r.terms.limit_price is not None:
+    if terms.order_type == o.MARKET and terms.limit_price is not None:
         raise order_error(index, "limit_price", "limit_price is not allowed for MARKET orders")
-    if r.terms.limit_price is not None:
-        check_tick(index, "limit_price", r.terms.limit_price)
-    if r.terms.quantity <= 0 or r.terms.quantity != r.terms.quantity.to_integral_value():
+    if terms.limit_price is not None:
+        check_tick(index, "limit_price", terms.limit_price)
+    if terms.quantity <= 0 or terms.quantity != terms.quantity.to_integral_value():
         raise order_error(index, "quantity", "a strategy quantity is a positive whole number")
-    if (r.terms.time_in_force == o.GTD) != (r.terms.expires_ns is not None):
+    if (terms.time_in_force == o.GTD) != (terms.expires_ns is not None):
         raise order_error(
             index, "expires_at", "expires_at is required for and only for GOOD_TILL_DATE"
         )
-    options = [leg for leg in r.legs if leg.strike is not None]
-    stocks = [leg for leg in r.legs if leg.strike is None]
+
+
+def _check_legs(legs: tuple[LegRequest, ...], index: int) -> None:
+    """Options on one underlier, at most one stock leg (that underlier), distinct legs whose
+    ratios are positive and in lowest terms."""
+    options = [leg for leg in legs if leg.strike is not None]
+    stocks = [leg for leg in legs if leg.strike is None]
     if not options:
         raise order_error(index, "legs", "a strategy needs at least one option leg")
     if len(stocks) > 1:
@@ -170,7 +198,7 @@ def validate_strategy(request: StrategyRequest, index: int) -> None:  # noqa: C9
     if stocks and stocks[0].instrument_id not in underliers:
         raise order_error(index, "legs", "the stock leg must be the options' underlier")
     seen: set[uuid.UUID] = set()
-    for number, leg in enumerate(r.legs):
+    for number, leg in enumerate(legs):
         where = f"legs[{number}]"
         if leg.instrument_id in seen:
             raise order_error(index, where, f"{leg.symbol} appears in more than one leg")
@@ -181,5 +209,5 @@ def validate_strategy(request: StrategyRequest, index: int) -> None:  # noqa: C9
             raise order_error(index, f"{where}.side", "option legs are BUY or SELL")
         if leg.side not in o.SIDES:
             raise order_error(index, f"{where}.side", "side must be BUY, SELL or SELL_SHORT")
-    if not lowest_terms(leg.ratio for leg in r.legs):
+    if not lowest_terms(leg.ratio for leg in legs):
         raise order_error(index, "legs", "leg ratios must be in lowest terms")

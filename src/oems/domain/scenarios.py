@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import msgspec
 
+from oems.domain import orders as o
+from oems.domain.errors import InvalidRequest
 from oems.domain.orders import Order
 
 REJECT = "reject"
@@ -65,6 +67,58 @@ class ScenarioTerms(msgspec.Struct, frozen=True, kw_only=True):
                 or (order.client_order_id or "").startswith(self.client_id_prefix)
             )
         )
+
+
+# Which of the action's own terms each action takes; the others must not be given.
+_ACTION_TERMS = {
+    REJECT: ("reason",),
+    FILL_FRACTION: ("fraction",),
+    FILL_AT_PRICE: ("price",),
+    DELAY_ACK: ("delay_ns",),
+    DELAY_FILL: ("delay_ns",),
+    REFUSE_CANCEL: ("reason",),
+    REFUSE_REPLACE: ("reason",),
+    EXPIRE: ("reason",),
+}
+_WIRE_NAMES = {"reason": "reason", "fraction": "fraction", "price": "price", "delay_ns": "delay_ms"}
+_REQUIRED = {FILL_FRACTION: "fraction", FILL_AT_PRICE: "price", DELAY_ACK: "delay_ns"}
+_REQUIRED[DELAY_FILL] = "delay_ns"
+
+
+def check_terms(terms: ScenarioTerms) -> None:
+    """Raise a 400 for the first thing a rule's terms get wrong (the wire's names in messages)."""
+    _check_action(terms)
+    if terms.times is not None and terms.times < 1:
+        raise InvalidRequest("`times` must be at least 1")
+    if terms.side is not None and terms.side not in o.SIDES:
+        raise InvalidRequest(f"side must be one of {', '.join(o.SIDES)}")
+    if terms.order_type is not None and terms.order_type not in o.ORDER_TYPES:
+        raise InvalidRequest(f"order_type must be one of {', '.join(o.ORDER_TYPES)}")
+    for name, value in (("min_quantity", terms.min_quantity), ("max_quantity", terms.max_quantity)):
+        if value is not None and value <= 0:
+            raise InvalidRequest(f"`{name}` must be greater than zero")
+    low, high = terms.min_quantity, terms.max_quantity
+    if low is not None and high is not None and low > high:
+        raise InvalidRequest("`min_quantity` must not be above `max_quantity`")
+
+
+def _check_action(terms: ScenarioTerms) -> None:
+    """A known action, with exactly its own terms, each in range."""
+    action = terms.action
+    if action not in ACTIONS:
+        raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}")
+    for name, wire in _WIRE_NAMES.items():
+        if getattr(terms, name) is not None and name not in _ACTION_TERMS[action]:
+            raise InvalidRequest(f"`{wire}` does not apply to the action {action}")
+    required = _REQUIRED.get(action)
+    if required is not None and getattr(terms, required) is None:
+        raise InvalidRequest(f"the action {action} needs `{_WIRE_NAMES[required]}`")
+    if terms.fraction is not None and not 0 < terms.fraction < 1:
+        raise InvalidRequest("`fraction` must be between 0 and 1 (exclusive)")
+    if terms.price is not None and terms.price <= 0:
+        raise InvalidRequest("`price` must be greater than zero")
+    if terms.delay_ns is not None and terms.delay_ns <= 0:
+        raise InvalidRequest("`delay_ms` must be greater than zero")
 
 
 @dataclass(slots=True)

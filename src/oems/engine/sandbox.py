@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from oems.domain import events as ev
-from oems.domain import orders as o
 from oems.domain import scenarios as sc
 from oems.domain.errors import InvalidRequest, NotFound
 from oems.domain.scenarios import ScenarioRule
@@ -67,59 +66,14 @@ def reset_sandbox(ctx: Context, command: cmd.ResetSandbox) -> int:
     return at
 
 
-# Which of the action's own terms each action takes; the others must not be given.
-_TERMS = {
-    sc.REJECT: ("reason",),
-    sc.FILL_FRACTION: ("fraction",),
-    sc.FILL_AT_PRICE: ("price",),
-    sc.DELAY_ACK: ("delay_ns",),
-    sc.DELAY_FILL: ("delay_ns",),
-    sc.REFUSE_CANCEL: ("reason",),
-    sc.REFUSE_REPLACE: ("reason",),
-    sc.EXPIRE: ("reason",),
-}
-_WIRE_NAMES = {"reason": "reason", "fraction": "fraction", "price": "price", "delay_ns": "delay_ms"}
-_REQUIRED = {sc.FILL_FRACTION: "fraction", sc.FILL_AT_PRICE: "price"}
-_REQUIRED.update({sc.DELAY_ACK: "delay_ns", sc.DELAY_FILL: "delay_ns"})
-
-
-def add_scenario(ctx: Context, command: cmd.AddScenario) -> ScenarioRule:  # noqa: C901
+def add_scenario(ctx: Context, command: cmd.AddScenario) -> ScenarioRule:
     """Check and journal a scenario rule; it decides the venue's answer from now on."""
-    t = command.terms
-    if t.action not in sc.ACTIONS:
-        raise InvalidRequest(f"action must be one of {', '.join(sc.ACTIONS)}")
-    for name, wire in _WIRE_NAMES.items():
-        if getattr(t, name) is not None and name not in _TERMS[t.action]:
-            raise InvalidRequest(f"`{wire}` does not apply to the action {t.action}")
-    required = _REQUIRED.get(t.action)
-    if required is not None and getattr(t, required) is None:
-        raise InvalidRequest(f"the action {t.action} needs `{_WIRE_NAMES[required]}`")
-    if t.fraction is not None and not 0 < t.fraction < 1:
-        raise InvalidRequest("`fraction` must be between 0 and 1 (exclusive)")
-    if t.price is not None and t.price <= 0:
-        raise InvalidRequest("`price` must be greater than zero")
-    if t.delay_ns is not None and t.delay_ns <= 0:
-        raise InvalidRequest("`delay_ms` must be greater than zero")
-    if t.times is not None and t.times < 1:
-        raise InvalidRequest("`times` must be at least 1")
-    if t.side is not None and t.side not in o.SIDES:
-        raise InvalidRequest(f"side must be one of {', '.join(o.SIDES)}")
-    if t.order_type is not None and t.order_type not in o.ORDER_TYPES:
-        raise InvalidRequest(f"order_type must be one of {', '.join(o.ORDER_TYPES)}")
-    for name in ("min_quantity", "max_quantity"):
-        value = getattr(t, name)
-        if value is not None and value <= 0:
-            raise InvalidRequest(f"`{name}` must be greater than zero")
-    if (
-        t.min_quantity is not None
-        and t.max_quantity is not None
-        and t.min_quantity > t.max_quantity
-    ):
-        raise InvalidRequest("`min_quantity` must not be above `max_quantity`")
-    if t.account_id is not None:
-        ctx.account(t.account_id)
+    terms = command.terms
+    sc.check_terms(terms)
+    if terms.account_id is not None:
+        ctx.account(terms.account_id)
     rule_id = ctx.state.last_scenario_id + 1
-    ctx.emit(ev.ScenarioAdded(ts_ns=ctx.now_ns(), rule_id=rule_id, terms=t))
+    ctx.emit(ev.ScenarioAdded(ts_ns=ctx.now_ns(), rule_id=rule_id, terms=terms))
     return ctx.state.scenarios[rule_id]
 
 

@@ -66,7 +66,9 @@ class QuoteFeed:
         """The instrument's `market-data-l1` message at this instant (call between batches)."""
         runtime = self._runtime
         now = runtime.engine.now_ns()
-        return l1_message(render_snapshot(instrument, runtime.market_data, runtime.instruments, now))
+        return l1_message(
+            render_snapshot(instrument, runtime.market_data, runtime.instruments, now)
+        )
 
     def listen(self, instrument: Instrument, owner: object, listener: Listener) -> None:
         """Send `owner` the instrument's changes from now on (call between batches)."""
