@@ -20,11 +20,12 @@ import io
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from oems.domain.decimals import CENT, plain
 from oems.domain.ids import stable_uuid
@@ -344,7 +345,7 @@ class InstrumentMaster:
         """The equities that have listed options, in symbol order."""
         return [e for e in self._equities if e.id in self._chains]
 
-    def search(  # noqa: C901
+    def search(
         self,
         q: str,
         asset_classes: set[str] | frozenset[str] = frozenset({EQUITY}),
@@ -358,36 +359,35 @@ class InstrumentMaster:
         text = q.strip().upper()
         if not text:
             return []
-        scored: list[tuple[tuple[int, int, int, int], Instrument]] = []
+        want_currency = currency.strip().upper() if currency else None
+        want_country = country.strip().upper() if country else None
+
+        def wanted(inst: Instrument) -> bool:
+            return (
+                (include_inactive or inst.is_tradable)
+                and (include_ptp or not inst.is_ptp)
+                and (not want_currency or inst.currency.upper() == want_currency)
+                and (not want_country or inst.country_of_issue.upper() == want_country)
+            )
+
+        results: dict[uuid.UUID, Instrument] = {}
+        for _, inst in sorted(self._scored(text, asset_classes), key=lambda pair: pair[0]):
+            if inst.id not in results and wanted(inst):
+                results[inst.id] = inst
+        return list(results.values())
+
+    def _scored(
+        self, text: str, asset_classes: set[str] | frozenset[str]
+    ) -> Iterator[tuple[tuple[int, int, int, int], Instrument]]:
+        """Each match with its sort key: (tier, PTP last, shorter symbol first, listing rank)."""
         if EQUITY in asset_classes:
             for inst in self._equities:
                 tier = _equity_tier(inst, text)
                 if tier is not None:
-                    scored.append(
-                        ((tier, int(inst.is_ptp), len(inst.symbol), self._rank[inst.id]), inst)
-                    )
+                    yield (tier, int(inst.is_ptp), len(inst.symbol), self._rank[inst.id]), inst
         if OPTION in asset_classes:
             for tier, inst in self._search_options(text):
-                scored.append(((tier, int(inst.is_ptp), 0, self._rank[inst.id]), inst))
-        scored.sort(key=lambda pair: pair[0])
-        want_currency = currency.strip().upper() if currency else None
-        want_country = country.strip().upper() if country else None
-        results: list[Instrument] = []
-        seen: set[uuid.UUID] = set()
-        for _, inst in scored:
-            if inst.id in seen:
-                continue
-            if not include_inactive and not inst.is_tradable:
-                continue
-            if not include_ptp and inst.is_ptp:
-                continue
-            if want_currency and inst.currency.upper() != want_currency:
-                continue
-            if want_country and inst.country_of_issue.upper() != want_country:
-                continue
-            seen.add(inst.id)
-            results.append(inst)
-        return results
+                yield (tier, int(inst.is_ptp), 0, self._rank[inst.id]), inst
 
     def _search_options(self, text: str) -> list[tuple[int, Instrument]]:
         """Options matching `text`: exact OSI (tier 0), OSI prefix (1), root-scoped phrase (2)."""
@@ -436,52 +436,67 @@ def _equity_tier(inst: Instrument, text: str) -> int | None:
     return None
 
 
-def _phrase_predicate(tokens: list[str]) -> Callable[[OptionTerms], bool] | None:  # noqa: C901
-    """A filter on option terms from words like `DEC 19 2025 250 CALL`; None if unparseable."""
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    """What a phrase like `DEC 19 2025 250 CALL` pins down of an option's terms."""
+
+    right: str | None = None
     month: int | None = None
+    day: int | None = None
     year: int | None = None
     expiry: dt.date | None = None
-    right: str | None = None
+    strike: Decimal | None = None
+
+    def matches(self, terms: OptionTerms) -> bool:
+        """True when the option's terms agree with every part the phrase names."""
+        expiry = terms.expiry
+        return (
+            (self.right is None or terms.contract_type == self.right)
+            and (self.strike is None or terms.strike == self.strike)
+            and (self.expiry is None or expiry == self.expiry)
+            and (self.month is None or expiry.month == self.month)
+            and (self.day is None or expiry.day == self.day)
+            and (self.year is None or expiry.year == self.year)
+        )
+
+
+def _phrase_predicate(tokens: list[str]) -> Callable[[OptionTerms], bool] | None:
+    """A filter on option terms from words like `DEC 19 2025 250 CALL`; None if unparseable."""
+    words = _phrase_words(tokens)
+    if words is None:
+        return None
+    named, numbers = words
+    if len(numbers) == 2 and "month" in named:
+        named["day"], named["strike"] = int(numbers[0]), numbers[1]
+    elif len(numbers) == 1:
+        named["strike"] = numbers[0]
+    elif numbers:
+        return None
+    return _Phrase(**named).matches
+
+
+def _phrase_words(tokens: list[str]) -> tuple[dict[str, Any], list[Decimal]] | None:
+    """The terms the words name (right, month, year, ISO expiry) and the bare numbers, in order;
+    None when a word is none of these."""
+    named: dict[str, Any] = {}
     numbers: list[Decimal] = []
     for token in tokens:
         if token in _RIGHT_WORDS:
-            right = _RIGHT_WORDS[token]
+            named["right"] = _RIGHT_WORDS[token]
         elif token in _MONTH_WORDS:
-            month = _MONTH_WORDS[token]
+            named["month"] = _MONTH_WORDS[token]
         elif len(token) == 10 and token[4] == "-":
             try:
-                expiry = dt.date.fromisoformat(token)
+                named["expiry"] = dt.date.fromisoformat(token)
             except ValueError:
                 return None
         elif len(token) == 4 and token.isdigit() and 1990 <= int(token) <= 2099:
-            year = int(token)
+            named["year"] = int(token)
         elif _NUMBER.match(token.lstrip("$")):
             numbers.append(Decimal(token.lstrip("$")))
         else:
             return None
-    day: int | None = None
-    strike: Decimal | None = None
-    if len(numbers) == 2 and month is not None:
-        day, strike = int(numbers[0]), numbers[1]
-    elif len(numbers) == 1:
-        strike = numbers[0]
-    elif numbers:
-        return None
-
-    def predicate(terms: OptionTerms) -> bool:
-        if right is not None and terms.contract_type != right:
-            return False
-        if strike is not None and terms.strike != strike:
-            return False
-        if expiry is not None and terms.expiry != expiry:
-            return False
-        if month is not None and terms.expiry.month != month:
-            return False
-        if day is not None and terms.expiry.day != day:
-            return False
-        return year is None or terms.expiry.year == year
-
-    return predicate
+    return named, numbers
 
 
 def build_instrument_master(as_of: dt.date, calendar: TradingCalendar) -> InstrumentMaster:

@@ -186,7 +186,7 @@ class SyntheticSource:
 
     # -- the QuoteSource protocol --
 
-    def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:  # noqa: C901
+    def quote(self, instrument: Instrument, now_ns: int) -> Quote | None:  # noqa: C901 (hot path, inlined)
         """The synthetic quote at `now_ns`."""
         window = self.trading_days.window_at(now_ns)
         if window is None:

@@ -69,7 +69,7 @@ def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
     )
 
 
-def coerce(value: Any, kind: ValueType, where: str = "") -> Any:  # noqa: C901
+def coerce(value: Any, kind: ValueType, where: str = "") -> Any:
     """`value` shaped by `kind`: text turned into integers and booleans where the type says so."""
     if value is None:
         return None
@@ -82,16 +82,16 @@ def coerce(value: Any, kind: ValueType, where: str = "") -> Any:  # noqa: C901
         return [coerce(item, kind.item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, dict | list):
         raise ValueProblem(f"{_at(where)}expected {kind.describe()}, got {_shown(value)}")
-    if kind.kind == "integer":
+    return _coerce_scalar(value, kind, where)
+
+
+def _coerce_scalar(value: Any, kind: ValueType, where: str) -> Any:
+    if kind.kind in _NUMBERS:
+        parse, named = _NUMBERS[kind.kind]
         try:
-            return int(str(value))
+            return parse(str(value))
         except ValueError:
-            raise ValueProblem(f"{_at(where)}expected an integer, got {_shown(value)}") from None
-    if kind.kind == "number":
-        try:
-            return float(str(value))
-        except ValueError:
-            raise ValueProblem(f"{_at(where)}expected a number, got {_shown(value)}") from None
+            raise ValueProblem(f"{_at(where)}expected {named}, got {_shown(value)}") from None
     if kind.kind == "boolean":
         if isinstance(value, bool):
             return value
@@ -99,6 +99,12 @@ def coerce(value: Any, kind: ValueType, where: str = "") -> Any:  # noqa: C901
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+_NUMBERS: dict[str, tuple[Any, str]] = {
+    "integer": (int, "an integer"),
+    "number": (float, "a number"),
+}
 
 
 def _coerce_object(value: Any, kind: ValueType, where: str) -> dict[str, Any]:
