@@ -159,7 +159,9 @@ def test_a_slow_client_is_cut_off_with_429_and_another_is_not_slowed(tmp_path: P
                         break
             assert CUT_OFF in server.log_path.read_text()
             assert sequences(fast.activity) == list(range(1, len(fast.activity) + 1))
-            assert max(lags) < 2.0, lags
+            # A fan-out that waited on the slow reader would hold the fast one until the slow
+            # one reads (never): seconds of lag on a loaded machine are not that, unbounded are.
+            assert max(lags) < 10.0, lags
 
             # The slow client now reads what was already on its way, then the notice, then the end.
             notice = None
