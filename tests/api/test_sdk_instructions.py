@@ -217,7 +217,7 @@ def test_submit_paths_list_and_cancel(desk: Desk) -> None:
     assert (positions["AAPL"]["quantity"], positions["AAPL"]["cost_basis"]) == ("100", "26100.00")
     balances = desk.balances()
     assert balances["trade_cash"] == "971600.00"  # 1,000,000 - 2,200 - 1,200 - 25,000
-    assert balances["unsettled_debits"] == "-28400.00"
+    assert balances["unsettled_debits"] == "28400.00"  # a magnitude, as the vendor shows it
 
 
 def test_expiration_day_through_the_sdk(desk: Desk) -> None:

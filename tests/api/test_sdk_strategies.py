@@ -408,7 +408,7 @@ def test_both_spreads_cash_buying_power_and_margin(vertical: Vertical) -> None:
     assert vertical.balances["settled_cash"] == cents(START_CASH)  # T+1
     debits = market_value(2, quotes.ask(C280)) + market_value(3, quotes.ask(P260))
     credits = market_value(2, quotes.bid(C290)) + market_value(3, quotes.bid(P270))
-    assert vertical.balances["unsettled_debits"] == cents(-debits)
+    assert vertical.balances["unsettled_debits"] == cents(debits)
     assert vertical.balances["unsettled_credits"] == cents(credits)
 
 

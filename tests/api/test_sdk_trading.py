@@ -479,7 +479,7 @@ def test_trading_day_positions_cash_and_pnl_to_the_cent(desk: Desk) -> None:
             "settled_cash": cents(START_CASH),
             "unsettled_credits": cents(40 * D("49.98") + 10 * D("100.49")),
             "unsettled_debits": cents(
-                -(30 * D("100.01") + 20 * D("99.50") + 15 * D("49.01") + bac_cost)
+                30 * D("100.01") + 20 * D("99.50") + 15 * D("49.01") + bac_cost
             ),
             "withdrawable_cash": cents(cash),
             "long_market_value": cents(long_value),
@@ -499,6 +499,8 @@ def test_trading_day_positions_cash_and_pnl_to_the_cent(desk: Desk) -> None:
         "51.26",
         "72.65",
     )
+    unsettled = D(balances["unsettled_credits"]) - D(balances["unsettled_debits"])
+    assert D(balances["trade_cash"]) == D(balances["settled_cash"]) + unsettled
     assert (balances["margin_type"], balances["multiplier"]) == ("REG_T", "4")
     margin = balances["margin_details"]
     assert {

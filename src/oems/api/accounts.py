@@ -150,7 +150,7 @@ def render_balances(
         "trade_cash": money(account.trade_cash),
         "unrealized_pnl": money(value.unrealized_pnl),
         "unsettled_credits": money(sum((a for a in unsettled if a > 0), zero)),
-        "unsettled_debits": money(sum((a for a in unsettled if a < 0), zero)),
+        "unsettled_debits": money(zero - sum((a for a in unsettled if a < 0), zero)),  # a magnitude
         "withdrawable_cash": money(max(min(account.settled_cash, account.trade_cash), zero)),
         "sod": {
             "asof": sod.asof.isoformat() if sod and sod.asof else None,
