@@ -183,5 +183,7 @@ def test_a_slow_client_is_cut_off_with_429_and_another_is_not_slowed(tmp_path: P
             )
             assert got + missed == fast.activity
 
-    asyncio.run(body())
-    server.stop()
+    try:
+        asyncio.run(body())
+    finally:
+        server.stop()  # a failed assertion must not leave the server running

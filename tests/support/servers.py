@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -22,6 +23,17 @@ CLOCK_START = "2025-10-15T14:30:00Z"
 SPEC_PATH = (
     Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "clear-street-trading-api.json"
 )
+
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Servers a failed test left running die with the test run, not after it."""
+    for process in _STARTED:
+        if process.poll() is None:
+            process.kill()
 
 
 def free_port() -> int:
@@ -92,6 +104,7 @@ def start_server(
         process = subprocess.Popen(
             [*args, *extra], stdout=log, stderr=subprocess.STDOUT, env=environment
         )
+    _STARTED.append(process)
     server = ServerProcess(process, f"http://127.0.0.1:{port}", db_path, port, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
