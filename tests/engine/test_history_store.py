@@ -159,7 +159,7 @@ def test_a_restart_from_a_snapshot_and_the_tail_keeps_the_history(
 
     async def trade(engine: Engine) -> dict[str, Any]:
         account = await _trade(engine)
-        engine.journal.save_snapshot(*engine.snapshot())
+        engine.journal.save_snapshot(*engine.state_blob())
         open_ids = sorted(engine.state.open_orders[account])
         await engine.execute(cmd.CancelOrders(account, (open_ids[0],)))  # closes after it
         await Desk(engine).settle()
@@ -186,7 +186,7 @@ def test_a_history_behind_the_journal_is_rebuilt_and_the_snapshot_past_it_ignore
 
     async def trade(engine: Engine) -> dict[str, Any]:
         await _trade(engine)
-        engine.journal.save_snapshot(*engine.snapshot())
+        engine.journal.save_snapshot(*engine.state_blob())
         return _history_picture(engine)
 
     before = run(make_engine(db), trade)

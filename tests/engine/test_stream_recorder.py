@@ -115,8 +115,8 @@ def test_a_change_that_cannot_be_rendered_is_a_resync_message_in_its_place(
         sell = ["order", "order", "execution", "order", "position", "resync"]
         assert kinds == ["balance", "balance", *buy, *sell], kinds
         assert "read the account by REST" in messages[-1]["data"]["reason"]
-        assert engine.state.orders[order.id].status == "FILLED"  # the trades themselves stand
-        assert messages[-3]["data"] == render_order(engine.state.orders[sale.id])
+        assert order_of(engine, account, order.id).status == "FILLED"  # the trades stand
+        assert messages[-3]["data"] == render_order(order_of(engine, account, sale.id))
 
     run(make_engine(tmp_path / "j.db"), body)
 
@@ -142,7 +142,7 @@ def test_a_recorder_that_fails_undoes_its_batch_instead_of_leaving_a_silent_gap(
         assert (len(engine.state.orders), engine.journal.last_seq, len(delivered)) == before
         monkeypatch.undo()
         [order] = await desk.submit(account, request("AAPL", "BUY", "10"))
-        assert engine.state.orders[order.id].status == "FILLED"
+        assert order_of(engine, account, order.id).status == "FILLED"
         messages = _messages(delivered)
         assert [m["sequence"] for m in messages] == list(range(1, len(messages) + 1))
 
