@@ -8,6 +8,7 @@ README's sections "The venue simulator" and "The fill model"; change both togeth
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
