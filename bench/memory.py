@@ -39,6 +39,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from engine_load import CENT, SYMBOLS, setup  # the sibling benchmark's engine and order mix
+from oems.api.executions import executions_page
 from oems.api.orders import find_order_in, orders_page
 from oems.domain import orders as o
 from oems.engine import commands as cmd
@@ -156,10 +157,20 @@ def time_list_pages(runtime: Runtime, account_id: int) -> None:
         ("status=FILLED, page_size=100", lambda: page(status="FILLED", page_size=100)),
         ("side=BUY, page_size=100 (counts every row)", lambda: page(side="BUY", page_size=100)),
     ]
-    newest = runtime.journal.history.orders(account_id, OrderQuery()).older(None, 1)[0]
-    rows.append(
-        ("one closed order by id", lambda: find_order_in(runtime, account_id, str(newest.id)))
-    )
+    history = runtime.journal.history
+    newest = history.orders(account_id, OrderQuery()).older(None, 1)[0]
+    filled = history.orders(account_id, OrderQuery(statuses=frozenset({o.FILLED}))).older(None, 1)
+    one = str(filled[0].id) if filled else str(newest.id)
+
+    def fills(**params: Any) -> object:
+        return executions_page(runtime, account_id, QueryParams(params))
+
+    rows += [
+        ("one closed order by id", lambda: find_order_in(runtime, account_id, str(newest.id))),
+        ("order_ids=<one filled order>", lambda: page(order_ids=one, page_size=100)),
+        ("executions, page_size=100", lambda: fills(page_size=100)),
+        ("executions of one order (order_ids=)", lambda: fills(order_ids=one)),
+    ]
     for name, run in rows:
         wall, cpu, worst = _ms(run)
         print(f"  {name:48} median {wall:7.2f} ms wall, {cpu:7.2f} ms CPU; worst {worst:7.2f} ms")

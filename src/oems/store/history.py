@@ -235,6 +235,11 @@ class OrderQuery:
             and (self.order_type is None or order.terms.order_type == self.order_type)
         )
 
+    @property
+    def selective(self) -> bool:
+        """True when the filter names orders (a few rows, found by their own indexes)."""
+        return self.refs is not None
+
     def sql(self) -> tuple[str, list[Any]]:
         """The same filters as a WHERE fragment (`AND ...`, possibly empty) and its parameters."""
         where: list[str] = []
@@ -282,6 +287,11 @@ class ExecutionQuery:
     order_ids: frozenset[uuid.UUID] | None = None
     start_ns: int | None = None
     end_ns: int | None = None
+
+    @property
+    def selective(self) -> bool:
+        """True when the filter names orders (a few rows, found by the order index)."""
+        return self.order_ids is not None
 
     def sql(self) -> tuple[str, list[Any]]:
         """The filters as a WHERE fragment (`AND ...`, possibly empty) and its parameters."""
@@ -401,12 +411,16 @@ class History:
     def orders(self, account_id: int, query: OrderQuery) -> KeysetTable[Order]:
         """The account's closed orders that `query` keeps, as a keyset source."""
         where, args = query.sql()
-        return KeysetTable(self, "closed_orders", account_id, where, args, decode_order)
+        return KeysetTable(
+            self, "closed_orders", account_id, where, args, decode_order, query.selective
+        )
 
     def executions(self, account_id: int, query: ExecutionQuery) -> KeysetTable[Execution]:
         """The account's executions that `query` keeps, as a keyset source."""
         where, args = query.sql()
-        return KeysetTable(self, "executions", account_id, where, args, _EXECUTION_DECODER.decode)
+        return KeysetTable(
+            self, "executions", account_id, where, args, _EXECUTION_DECODER.decode, query.selective
+        )
 
     def count(self, table: str, account_id: int, where: str, args: Sequence[Any]) -> int:
         """How many rows of the account the filter keeps (an unfiltered count is cached)."""
@@ -452,8 +466,12 @@ class KeysetTable(typing.Generic[T]):
         where: str,
         args: list[Any],
         decode: Callable[[bytes], T],
+        selective: bool = False,
     ) -> None:
         self._history = history
+        # A filter that names a few rows: `+id` keeps SQLite from walking the account's rows in
+        # id order to find them, so it finds them by their index and sorts those few.
+        self._id = "+id" if selective else "id"
         self._table = table
         self._account_id = account_id
         self._where = where
@@ -473,12 +491,13 @@ class KeysetTable(typing.Generic[T]):
         return self._page(">", above, "ASC", limit)
 
     def _page(self, op: str, bound: int | None, order: str, limit: int) -> list[T]:
+        column = self._id
         bound_sql, bound_args = (
-            ("", []) if bound is None else (f" AND id {op} ?", [_id_blob(bound)])
+            ("", []) if bound is None else (f" AND {column} {op} ?", [_id_blob(bound)])
         )
         rows = self._history._rows(
             f"SELECT payload FROM {self._table} WHERE account_id = ?{bound_sql}{self._where} "
-            f"ORDER BY id {order} LIMIT ?",
+            f"ORDER BY {column} {order} LIMIT ?",
             (self._account_id, *bound_args, *self._args, limit),
         )
         return [self._decode(payload) for (payload,) in rows]
