@@ -32,23 +32,6 @@ MarketBuilder = Callable[[TradingState, int], tuple[InstrumentMaster, MarketData
 """Builds the instruments and market data for a recovered state at the given instant."""
 
 
-# Order events that leave an order as open, as triggered and at the working price it was: the
-# self-match index has nothing to follow (any other order event re-indexes the order).
-_SELF_MATCH_UNCHANGED = (
-    ev.OrderAcknowledged,
-    ev.OrderReleased,
-    ev.OrderCancelRequested,
-    ev.OrderReplaceRequested,
-    ev.OrderQueued,
-    ev.QueueAdvanced,
-    ev.OrderAckDelayed,
-    ev.OrderHeld,
-    ev.OrderCancelRefused,
-    ev.OrderReplaceRefused,
-    ev.ScenarioMatched,
-)
-
-
 class Engine:
     """Owns the trading state. Every change goes command -> events -> journal -> state.
 
@@ -223,8 +206,7 @@ class Engine:
         order_id = getattr(event, "order_id", None)
         if order_id is not None:
             order = self.state.orders[order_id]
-            if not isinstance(event, _SELF_MATCH_UNCHANGED):
-                self.self_match.update(order)
+            self.self_match.follow(event, order)
             self.venue.applied(event, order)
         self.clearing.applied(event)
 

@@ -7,9 +7,26 @@ from decimal import Decimal
 
 from sortedcontainers import SortedList
 
+from oems.domain import events as ev
 from oems.domain.orders import Order
 
 INFINITY = Decimal("Infinity")
+
+# Order events that leave an order as open, as triggered and at the working price it was: the
+# index has nothing to follow (any other order event re-indexes the order).
+_UNCHANGED = (
+    ev.OrderAcknowledged,
+    ev.OrderReleased,
+    ev.OrderCancelRequested,
+    ev.OrderReplaceRequested,
+    ev.OrderQueued,
+    ev.QueueAdvanced,
+    ev.OrderAckDelayed,
+    ev.OrderHeld,
+    ev.OrderCancelRefused,
+    ev.OrderReplaceRefused,
+    ev.ScenarioMatched,
+)
 
 
 class SelfMatchIndex:
@@ -18,6 +35,11 @@ class SelfMatchIndex:
     def __init__(self) -> None:
         self._prices: dict[tuple[int, uuid.UUID, bool], SortedList] = {}
         self._indexed: dict[uuid.UUID, tuple[tuple[int, uuid.UUID, bool], Decimal]] = {}
+
+    def follow(self, event: ev.Event, order: Order) -> None:
+        """Follow an event just applied to `order`."""
+        if not isinstance(event, _UNCHANGED):
+            self.update(order)
 
     def update(self, order: Order) -> None:
         """Re-index one order after it changed: open, working orders with a price are indexed."""
