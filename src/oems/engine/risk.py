@@ -132,11 +132,11 @@ class RiskChecker:
         self.batch_held: dict[uuid.UUID, Decimal] = {}
         self._value: AccountValue | None = None
 
-    def check(self, r: OrderRequest) -> Checked:  # noqa: C901
+    def check(self, request: OrderRequest) -> Checked:  # noqa: C901
         """Check one order; its failures join `failures`."""
         ctx, account = self.ctx, self.account
         order_id = ctx.ids.uuid7(self.now)
-        instrument = ctx.instruments.get(r.instrument_id)
+        instrument = ctx.instruments.get(request.instrument_id)
         assert instrument is not None
         quote = ctx.quote(instrument, self.now)
         position = ctx.state.positions.get(account.id, {}).get(instrument.id)
@@ -146,7 +146,7 @@ class RiskChecker:
         )
         fail = self._failer(order_id)
 
-        side = r.terms.side
+        side = request.terms.side
         if account.status != "ACTIVE":
             fail(ACCOUNT_NOT_ACTIVE, status=account.status)
         if not instrument.is_tradable:
@@ -160,7 +160,7 @@ class RiskChecker:
         )  # sells an option to open a short
         short_hold: Decimal | None = None
         if writes:
-            level, short_hold = self._written_option(instrument, r.terms.quantity, quote)
+            level, short_hold = self._written_option(instrument, request.terms.quantity, quote)
             if account.options_level < level:
                 fail(
                     OPTIONS_LEVEL,
@@ -170,11 +170,11 @@ class RiskChecker:
                 )
         elif side == o.SELL:
             available = max(position_quantity, Decimal(0)) - held_by_orders
-            if r.terms.quantity > available:
+            if request.terms.quantity > available:
                 fail(
                     POSITION,
                     available=plain(max(available, Decimal(0))),
-                    requested=plain(r.terms.quantity),
+                    requested=plain(request.terms.quantity),
                     side=wire_side(side),
                     symbol=instrument.symbol,
                 )
@@ -182,7 +182,7 @@ class RiskChecker:
         elif (
             side == o.BUY
             and position_quantity < 0
-            and r.terms.quantity <= -position_quantity - held_by_orders
+            and request.terms.quantity <= -position_quantity - held_by_orders
         ):
             closes = True
         elif side == o.SELL_SHORT:
@@ -195,7 +195,7 @@ class RiskChecker:
             elif not instrument.easy_to_borrow:
                 fail(HARD_TO_BORROW, symbol=instrument.symbol)
         self._day_trade_check(
-            instrument, r.terms.quantity if side == o.BUY else -r.terms.quantity, fail
+            instrument, request.terms.quantity if side == o.BUY else -request.terms.quantity, fail
         )
         if side == o.BUY and not closes and instrument.is_liquidation_only:
             fail(LIQUIDATION_ONLY, symbol=instrument.symbol)
@@ -206,8 +206,8 @@ class RiskChecker:
                 required_level="2",
                 symbol=instrument.symbol,
             )
-        price = reference_price(r, quote, instrument)
-        notional = r.terms.quantity * price * instrument.multiplier
+        price = reference_price(request, quote, instrument)
+        notional = request.terms.quantity * price * instrument.multiplier
         limit = account.max_notional
         if limit is not None and notional > limit:
             fail(
@@ -216,8 +216,10 @@ class RiskChecker:
                 notional=plain(notional),
                 symbol=instrument.symbol,
             )
-        working_price = None if r.terms.order_type in (o.MARKET,) else r.terms.limit_price
-        if r.terms.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
+        working_price = (
+            None if request.terms.order_type in (o.MARKET,) else request.terms.limit_price
+        )
+        if request.terms.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
             account.id, instrument.id, side == o.BUY, working_price
         ):
             fail(
@@ -229,19 +231,19 @@ class RiskChecker:
         hold_per_unit = Decimal(0)
         if closes:
             self.batch_held[instrument.id] = (
-                self.batch_held.get(instrument.id, Decimal(0)) + r.terms.quantity
+                self.batch_held.get(instrument.id, Decimal(0)) + request.terms.quantity
             )
         else:
             # Options are paid (or margined) in full, from equity: a dollar of premium or of
             # requirement takes the buying-power multiplier in force; a share takes its price.
             weight = self.value().multiplier if instrument.is_option else Decimal(1)
             hold_per_unit = (
-                short_hold * weight / r.terms.quantity
+                short_hold * weight / request.terms.quantity
                 if short_hold is not None
                 else price * instrument.multiplier * weight
             )
             self._reserve(
-                r.terms.quantity * hold_per_unit,
+                request.terms.quantity * hold_per_unit,
                 fail,
                 options=instrument.is_option,
                 side=side,
@@ -249,7 +251,7 @@ class RiskChecker:
             )
         return Checked(order_id, closes, hold_per_unit, instrument)
 
-    def check_strategy(self, r: StrategyRequest) -> Checked:
+    def check_strategy(self, request: StrategyRequest) -> Checked:
         """Check a strategy: tradability, options level, and buying power for its maximum loss."""
         ctx, account = self.ctx, self.account
         order_id = ctx.ids.uuid7(self.now)
@@ -260,7 +262,7 @@ class RiskChecker:
         touches: list[Decimal] = []
         book = ctx.state.positions.get(account.id, {})
         closing = True
-        for leg in r.legs:
+        for leg in request.legs:
             instrument = ctx.instruments.get(leg.instrument_id)
             assert instrument is not None
             if not instrument.is_tradable:
@@ -272,18 +274,24 @@ class RiskChecker:
             touches.append(touch if touch is not None else instrument.reference_price)
             position = book.get(leg.instrument_id)
             held = position.quantity if position is not None else Decimal(0)
-            wanted = r.terms.quantity * leg.ratio
+            wanted = request.terms.quantity * leg.ratio
             self._day_trade_check(instrument, wanted if leg.side == o.BUY else -wanted, fail)
             reduces = held < 0 if leg.side == o.BUY else held > 0
             if not reduces or abs(held) < wanted:
                 closing = False
         if closing:
             return Checked(order_id, False, Decimal(0), None)
-        legs = [leg.as_leg() for leg in r.legs]
-        net = r.terms.limit_price if r.terms.limit_price is not None else net_price(legs, touches)
+        legs = [leg.as_leg() for leg in request.legs]
+        net = (
+            request.terms.limit_price
+            if request.terms.limit_price is not None
+            else net_price(legs, touches)
+        )
         loss = max_loss(legs, net)
         level = required_level(legs, loss is not None)
-        underlier = next(leg.underlying_instrument_id for leg in r.legs if leg.strike is not None)
+        underlier = next(
+            leg.underlying_instrument_id for leg in request.legs if leg.strike is not None
+        )
         if account.options_level < level:
             found = ctx.instruments.get(underlier) if underlier is not None else None
             fail(
@@ -297,7 +305,7 @@ class RiskChecker:
             loss = naked_call_requirement(legs, spot or Decimal(0)) + max(net, Decimal(0)) * 100
         hold_per_unit = loss * self.value().multiplier  # a requirement in equity dollars
         self._reserve(
-            r.terms.quantity * hold_per_unit,
+            request.terms.quantity * hold_per_unit,
             fail,
             options=True,
             side=o.BUY if net >= 0 else o.SELL,

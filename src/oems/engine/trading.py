@@ -84,27 +84,29 @@ def order_schedule(ctx: Context, request: OrderRequest | StrategyRequest, now: i
     raise InvalidRequest("no trading session in the coming days")
 
 
-def submit_orders(ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders) -> list[Order]:
+def submit_orders(
+    ctx: Context, self_match: SelfMatchIndex, command: cmd.SubmitOrders
+) -> list[Order]:
     """Accept the batch (all orders in PENDING_NEW) or refuse it whole."""
-    accepted = plan_submit(ctx, self_match, c)
+    accepted = plan_submit(ctx, self_match, command)
     for event in accepted:
         ctx.emit(event)
     return [order_copy(ctx.state.orders[event.order_id]) for event in accepted]
 
 
 def plan_submit(
-    ctx: Context, self_match: SelfMatchIndex, c: cmd.SubmitOrders
+    ctx: Context, self_match: SelfMatchIndex, command: cmd.SubmitOrders
 ) -> list[ev.OrderAccepted]:
     """The events that accept the batch: every check, risk and schedule is done here, so this
     refuses the batch whole or returns events that cannot fail; it emits nothing."""
     state = ctx.state
-    account = ctx.account(c.account_id)
+    account = ctx.account(command.account_id)
     now = ctx.now_ns()
     seen: set[str] = set()
     closed = ctx.history.client_ids_taken(
-        account.id, [r.client_order_id for r in c.orders if r.client_order_id is not None]
+        account.id, [r.client_order_id for r in command.orders if r.client_order_id is not None]
     )
-    for index, request in enumerate(c.orders):
+    for index, request in enumerate(command.orders):
         client_id = request.client_order_id
         if client_id is not None:
             taken = (account.id, client_id) in state.client_order_ids or client_id in closed
@@ -128,7 +130,7 @@ def plan_submit(
         and r.terms.order_type == o.LIMIT
         and r.terms.limit_price is None
         else r
-        for r in c.orders
+        for r in command.orders
     ]
     checker = risk.RiskChecker(ctx, self_match, account.id, now)
     planned = [
@@ -257,75 +259,27 @@ def _order_accepted(
     )
 
 
-def replace_order(ctx: Context, self_match: SelfMatchIndex, c: cmd.ReplaceOrder) -> Order:
+def replace_order(ctx: Context, self_match: SelfMatchIndex, command: cmd.ReplaceOrder) -> Order:
     """Request a replace: the order goes PENDING_REPLACE; the venue applies it after its latency."""
-    request = plan_replace(ctx, self_match, c)
+    request = plan_replace(ctx, self_match, command)
     ctx.emit(request)
     return order_copy(ctx.state.orders[request.order_id])
 
 
-def plan_replace(  # noqa: C901
-    ctx: Context, self_match: SelfMatchIndex, c: cmd.ReplaceOrder
+def plan_replace(
+    ctx: Context, self_match: SelfMatchIndex, command: cmd.ReplaceOrder
 ) -> ev.OrderReplaceRequested:
     """The replace request of an open, acknowledged order: its changes checked (terms, tick,
     buying power for what it holds more); emits nothing."""
-    order = ctx.open_order(c.account_id, c.order_id, "replaced")
+    order = ctx.open_order(command.account_id, command.order_id, "replaced")
     if order.status not in (o.NEW, o.PARTIALLY_FILLED):
         raise InvalidRequest(
             f"Order {order.id} is {order.status} and cannot be replaced until the venue answers"
         )
-    changes: dict[str, Decimal | str | None] = {
-        "quantity": c.quantity,
-        "limit_price": c.limit_price,
-        "stop_price": c.stop_price,
-        "trailing_offset": c.trailing_offset,
-        "trailing_offset_type": c.trailing_offset_type,
-        "limit_offset": c.limit_offset,
-    }
-    given = {k: v for k, v in changes.items() if v is not None}
-    if not given:
-        raise InvalidRequest("At least one field must be provided")
-    kind = order.terms.order_type
-    allowed = {
-        "quantity": True,
-        "limit_price": kind in (o.LIMIT, o.STOP_LIMIT),
-        "stop_price": kind in o.STOP_TYPES,
-        "trailing_offset": kind in o.TRAILING_TYPES,
-        "trailing_offset_type": kind in o.TRAILING_TYPES,
-        "limit_offset": kind == o.TRAILING_STOP_LIMIT,
-    }
-    for name in given:
-        if not allowed[name]:
-            raise InvalidRequest(f"{name} cannot be set on a {kind} order")
-    if c.quantity is not None:
-        if c.quantity <= 0:
-            raise InvalidRequest("quantity must be greater than zero")
-        if c.quantity < order.filled_quantity:
-            raise InvalidRequest(
-                f"quantity {plain(c.quantity)} is below the filled quantity {plain(order.filled_quantity)}"
-            )
-        if (
-            order.instrument.instrument_type == "OPTION"
-            and c.quantity != c.quantity.to_integral_value()
-        ):
-            raise InvalidRequest("options trade in whole contracts")
-    for name in ("limit_price", "stop_price"):
-        price = given.get(name)
-        if isinstance(price, Decimal):
-            if price <= 0 and not order.is_strategy:  # a strategy's net limit may be a credit
-                raise InvalidRequest(f"{name} must be greater than zero")
-            check_tick(0, name, price)
-    if c.trailing_offset is not None and c.trailing_offset <= 0:
-        raise InvalidRequest("trailing_offset must be greater than zero")
+    given = _replace_changes(order, command)
     now = ctx.now_ns()
-    hold_per_unit = order.hold_per_unit
-    if hold_per_unit and c.limit_price is not None and order.legs is not None:
-        loss = max_loss(order.legs, c.limit_price)
-        if loss is not None:
-            hold_per_unit = loss * ctx.valuation.account_value(order.account_id, now).multiplier
-    elif hold_per_unit and c.limit_price is not None and order.terms.limit_price:
-        hold_per_unit = hold_per_unit * c.limit_price / order.terms.limit_price
-    new_quantity = c.quantity if c.quantity is not None else order.terms.quantity
+    hold_per_unit = _replaced_hold(ctx, order, command.limit_price, now)
+    new_quantity = command.quantity if command.quantity is not None else order.terms.quantity
     extra = (new_quantity - order.filled_quantity) * hold_per_unit - (
         order.terms.quantity - order.filled_quantity
     ) * order.hold_per_unit
@@ -342,25 +296,91 @@ def plan_replace(  # noqa: C901
     )
 
 
-def cancel_orders(ctx: Context, c: cmd.CancelOrders) -> list[Order]:
+def _replace_changes(order: Order, command: cmd.ReplaceOrder) -> dict[str, Decimal | str]:
+    """The fields the replace sets: at least one, each one the order's type has, each valid."""
+    changes: dict[str, Decimal | str | None] = {
+        "quantity": command.quantity,
+        "limit_price": command.limit_price,
+        "stop_price": command.stop_price,
+        "trailing_offset": command.trailing_offset,
+        "trailing_offset_type": command.trailing_offset_type,
+        "limit_offset": command.limit_offset,
+    }
+    given = {k: v for k, v in changes.items() if v is not None}
+    if not given:
+        raise InvalidRequest("At least one field must be provided")
+    kind = order.terms.order_type
+    allowed = {
+        "quantity": True,
+        "limit_price": kind in (o.LIMIT, o.STOP_LIMIT),
+        "stop_price": kind in o.STOP_TYPES,
+        "trailing_offset": kind in o.TRAILING_TYPES,
+        "trailing_offset_type": kind in o.TRAILING_TYPES,
+        "limit_offset": kind == o.TRAILING_STOP_LIMIT,
+    }
+    for name in given:
+        if not allowed[name]:
+            raise InvalidRequest(f"{name} cannot be set on a {kind} order")
+    if command.quantity is not None:
+        _check_replaced_quantity(order, command.quantity)
+    for name in ("limit_price", "stop_price"):
+        price = given.get(name)
+        if isinstance(price, Decimal):
+            if price <= 0 and not order.is_strategy:  # a strategy's net limit may be a credit
+                raise InvalidRequest(f"{name} must be greater than zero")
+            check_tick(0, name, price)
+    if command.trailing_offset is not None and command.trailing_offset <= 0:
+        raise InvalidRequest("trailing_offset must be greater than zero")
+    return given
+
+
+def _check_replaced_quantity(order: Order, quantity: Decimal) -> None:
+    """A new quantity is positive, not below what has filled, and whole for options."""
+    if quantity <= 0:
+        raise InvalidRequest("quantity must be greater than zero")
+    if quantity < order.filled_quantity:
+        raise InvalidRequest(
+            f"quantity {plain(quantity)} is below the filled quantity {plain(order.filled_quantity)}"
+        )
+    if order.instrument.instrument_type == "OPTION" and quantity != quantity.to_integral_value():
+        raise InvalidRequest("options trade in whole contracts")
+
+
+def _replaced_hold(ctx: Context, order: Order, limit_price: Decimal | None, now: int) -> Decimal:
+    """What each unit of the order holds once its limit is `limit_price`: a strategy's maximum
+    loss at the new net price, a single order's hold scaled by the new limit."""
+    hold = order.hold_per_unit
+    if not hold or limit_price is None:
+        return hold
+    if order.legs is not None:
+        loss = max_loss(order.legs, limit_price)
+        if loss is None:
+            return hold
+        return loss * ctx.valuation.account_value(order.account_id, now).multiplier
+    if order.terms.limit_price:
+        return hold * limit_price / order.terms.limit_price
+    return hold
+
+
+def cancel_orders(ctx: Context, command: cmd.CancelOrders) -> list[Order]:
     """Request cancellation of each still-open order; returns them (PENDING_CANCEL)."""
-    orders, requests = plan_cancel(ctx, c)
+    orders, requests = plan_cancel(ctx, command)
     for event in requests:
         ctx.emit(event)
     return [order_copy(order) for order in orders]
 
 
 def plan_cancel(
-    ctx: Context, c: cmd.CancelOrders
+    ctx: Context, command: cmd.CancelOrders
 ) -> tuple[list[Order], list[ev.OrderCancelRequested]]:
-    """The account's still-open orders among `c.order_ids`, and the cancel requests of those not
+    """The account's still-open orders among `command.order_ids`, and the cancel requests of those not
     already pending cancel."""
     now = ctx.now_ns()
     due = now + ctx.latency_ns()
     orders, requests = [], []
-    for order_id in c.order_ids:
+    for order_id in command.order_ids:
         order = ctx.state.orders.get(order_id)
-        if order is None or order.account_id != c.account_id or not order.is_open:
+        if order is None or order.account_id != command.account_id or not order.is_open:
             continue
         if order.status != o.PENDING_CANCEL:
             requests.append(ev.OrderCancelRequested(ts_ns=now, order_id=order.id, venue_due_ns=due))
@@ -368,39 +388,40 @@ def plan_cancel(
     return orders, requests
 
 
-def close_positions(ctx: Context, c: cmd.ClosePositions) -> list[Order]:
+def close_positions(ctx: Context, command: cmd.ClosePositions) -> list[Order]:
     """One MARKET DAY order per position closing what is available (all, with `cancel_orders`)."""
-    cancels, closing = plan_close(ctx, c)
+    cancels, closing = plan_close(ctx, command)
     for event in [*cancels, *closing]:
         ctx.emit(event)
     return [order_copy(ctx.state.orders[event.order_id]) for event in closing]
 
 
 def plan_close(
-    ctx: Context, c: cmd.ClosePositions
+    ctx: Context, command: cmd.ClosePositions
 ) -> tuple[list[ev.OrderCancelRequested], list[ev.OrderAccepted]]:
     """The cancel requests (with `cancel_orders`) and the closing orders of a close."""
     state = ctx.state
-    ctx.account(c.account_id)
-    book = state.positions.get(c.account_id, {})
+    ctx.account(command.account_id)
+    book = state.positions.get(command.account_id, {})
     positions = [
         p
         for p in book.values()
-        if p.quantity and (c.instrument_id is None or p.instrument_id == c.instrument_id)
+        if p.quantity
+        and (command.instrument_id is None or p.instrument_id == command.instrument_id)
     ]
     now = ctx.now_ns()
     canceling: set[uuid.UUID] = set()
     cancels: list[ev.OrderCancelRequested] = []
-    if c.cancel_orders:
+    if command.cancel_orders:
         wanted = {p.instrument_id for p in positions}
-        if c.instrument_id is not None:
-            wanted.add(c.instrument_id)
+        if command.instrument_id is not None:
+            wanted.add(command.instrument_id)
         ids = tuple(
             order.id
-            for order in state.open_orders.get(c.account_id, {}).values()
+            for order in state.open_orders.get(command.account_id, {}).values()
             if order.instrument_ids & wanted
         )
-        cancels = plan_cancel(ctx, cmd.CancelOrders(c.account_id, ids))[1]
+        cancels = plan_cancel(ctx, cmd.CancelOrders(command.account_id, ids))[1]
         canceling = set(ids)
     closing = []
     for position in positions:
@@ -409,7 +430,7 @@ def plan_close(
             still_held = sum(
                 (
                     order.terms.quantity - order.filled_quantity
-                    for order in state.open_orders.get(c.account_id, {}).values()
+                    for order in state.open_orders.get(command.account_id, {}).values()
                     if order.instrument.instrument_id == position.instrument_id
                     and order.closes_position
                     and order.id not in canceling
@@ -436,20 +457,22 @@ def plan_close(
         )
         checked = risk.Checked(order_id, True, Decimal(0), instrument)
         # The client id is server-made, as for any order sent without `id`.
-        closing.append(_order_accepted(ctx, c.account_id, request, checked, now, str(order_id)))
+        closing.append(
+            _order_accepted(ctx, command.account_id, request, checked, now, str(order_id))
+        )
     return cancels, closing
 
 
-def set_faults(ctx: Context, c: cmd.SetFaults) -> ev.FaultsSet:
+def set_faults(ctx: Context, command: cmd.SetFaults) -> ev.FaultsSet:
     """Set the venue's fault injection."""
-    if c.reject_next < 0 or c.ack_delay_ms < 0:
+    if command.reject_next < 0 or command.ack_delay_ms < 0:
         raise InvalidRequest("reject_next and ack_delay_ms must not be negative")
     ctx.emit(
         ev.FaultsSet(
             ts_ns=ctx.now_ns(),
-            reject_next=c.reject_next,
-            reject_reason=c.reject_reason,
-            ack_delay_ms=c.ack_delay_ms,
+            reject_next=command.reject_next,
+            reject_reason=command.reject_reason,
+            ack_delay_ms=command.ack_delay_ms,
         )
     )
     return ctx.state.faults
