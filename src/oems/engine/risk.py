@@ -132,35 +132,80 @@ class RiskChecker:
         self.batch_held: dict[uuid.UUID, Decimal] = {}
         self._value: AccountValue | None = None
 
-    def check(self, request: OrderRequest) -> Checked:  # noqa: C901
+    def check(self, request: OrderRequest) -> Checked:
         """Check one order; its failures join `failures`."""
         ctx, account = self.ctx, self.account
         order_id = ctx.ids.uuid7(self.now)
         instrument = ctx.instruments.get(request.instrument_id)
         assert instrument is not None
         quote = ctx.quote(instrument, self.now)
-        position = ctx.state.positions.get(account.id, {}).get(instrument.id)
-        position_quantity = position.quantity if position else Decimal(0)
-        held_by_orders = (position.held if position else Decimal(0)) + self.batch_held.get(
-            instrument.id, 0
-        )
         fail = self._failer(order_id)
-
-        side = request.terms.side
+        side, quantity = request.terms.side, request.terms.quantity
         if account.status != "ACTIVE":
             fail(ACCOUNT_NOT_ACTIVE, status=account.status)
         if not instrument.is_tradable:
             fail(NOT_TRADABLE, symbol=instrument.symbol)
-        closes = False
-        writes = (
+        closes, short_hold = self._position_check(instrument, request, quote, fail)
+        self._day_trade_check(instrument, quantity if side == o.BUY else -quantity, fail)
+        if side == o.BUY and not closes:
+            if instrument.is_liquidation_only:
+                fail(LIQUIDATION_ONLY, symbol=instrument.symbol)
+            if instrument.is_option and account.options_level < 2:
+                fail(
+                    OPTIONS_LEVEL,
+                    options_level=str(account.options_level),
+                    required_level="2",
+                    symbol=instrument.symbol,
+                )
+        price = reference_price(request, quote, instrument)
+        self._notional_check(instrument, request, price, fail)
+        self._self_match_check(instrument, request, fail)
+        hold_per_unit = Decimal(0)
+        if closes:
+            self.batch_held[instrument.id] = (
+                self.batch_held.get(instrument.id, Decimal(0)) + quantity
+            )
+        else:
+            # Options are paid (or margined) in full, from equity: a dollar of premium or of
+            # requirement takes the buying-power multiplier in force; a share takes its price.
+            weight = self.value().multiplier if instrument.is_option else Decimal(1)
+            hold_per_unit = (
+                short_hold * weight / quantity
+                if short_hold is not None
+                else price * instrument.multiplier * weight
+            )
+            self._reserve(
+                quantity * hold_per_unit,
+                fail,
+                options=instrument.is_option,
+                side=side,
+                symbol=instrument.symbol,
+            )
+        return Checked(order_id, closes, hold_per_unit, instrument)
+
+    def _position_check(
+        self,
+        instrument: Instrument,
+        request: OrderRequest,
+        quote: Quote | None,
+        fail: Callable[..., None],
+    ) -> tuple[bool, Decimal | None]:
+        """What the order does to the position: (whether it closes quantity, the hold of an
+        option it writes); a sale beyond the position, a short sale the account or instrument
+        does not allow, or a write above the options level fail."""
+        account, side, quantity = self.account, request.terms.side, request.terms.quantity
+        position = self.ctx.state.positions.get(account.id, {}).get(instrument.id)
+        position_quantity = position.quantity if position else Decimal(0)
+        held_by_orders = (position.held if position else Decimal(0)) + self.batch_held.get(
+            instrument.id, 0
+        )
+        if (
             side == o.SELL
             and instrument.is_option
             and position_quantity <= 0
             and not held_by_orders
-        )  # sells an option to open a short
-        short_hold: Decimal | None = None
-        if writes:
-            level, short_hold = self._written_option(instrument, request.terms.quantity, quote)
+        ):
+            level, short_hold = self._written_option(instrument, quantity, quote)  # a short opens
             if account.options_level < level:
                 fail(
                     OPTIONS_LEVEL,
@@ -168,47 +213,40 @@ class RiskChecker:
                     required_level=str(level),
                     symbol=instrument.symbol,
                 )
-        elif side == o.SELL:
+            return False, short_hold
+        if side == o.SELL:
             available = max(position_quantity, Decimal(0)) - held_by_orders
-            if request.terms.quantity > available:
+            if quantity > available:
                 fail(
                     POSITION,
                     available=plain(max(available, Decimal(0))),
-                    requested=plain(request.terms.quantity),
+                    requested=plain(quantity),
                     side=wire_side(side),
                     symbol=instrument.symbol,
                 )
-            closes = True
-        elif (
-            side == o.BUY
-            and position_quantity < 0
-            and request.terms.quantity <= -position_quantity - held_by_orders
-        ):
-            closes = True
-        elif side == o.SELL_SHORT:
-            if not account.is_margin:
-                fail(SHORT_SALE, account_type="cash", symbol=instrument.symbol)
-            elif position_quantity > 0:
-                fail(SHORT_SALE, long_quantity=plain(position_quantity), symbol=instrument.symbol)
-            if instrument.is_short_prohibited:
-                fail(SHORT_PROHIBITED, symbol=instrument.symbol)
-            elif not instrument.easy_to_borrow:
-                fail(HARD_TO_BORROW, symbol=instrument.symbol)
-        self._day_trade_check(
-            instrument, request.terms.quantity if side == o.BUY else -request.terms.quantity, fail
-        )
-        if side == o.BUY and not closes and instrument.is_liquidation_only:
-            fail(LIQUIDATION_ONLY, symbol=instrument.symbol)
-        if instrument.is_option and side == o.BUY and not closes and account.options_level < 2:
-            fail(
-                OPTIONS_LEVEL,
-                options_level=str(account.options_level),
-                required_level="2",
-                symbol=instrument.symbol,
-            )
-        price = reference_price(request, quote, instrument)
+            return True, None
+        if side == o.BUY:
+            return position_quantity < 0 and quantity <= -position_quantity - held_by_orders, None
+        if not account.is_margin:
+            fail(SHORT_SALE, account_type="cash", symbol=instrument.symbol)
+        elif position_quantity > 0:
+            fail(SHORT_SALE, long_quantity=plain(position_quantity), symbol=instrument.symbol)
+        if instrument.is_short_prohibited:
+            fail(SHORT_PROHIBITED, symbol=instrument.symbol)
+        elif not instrument.easy_to_borrow:
+            fail(HARD_TO_BORROW, symbol=instrument.symbol)
+        return False, None
+
+    def _notional_check(
+        self,
+        instrument: Instrument,
+        request: OrderRequest,
+        price: Decimal,
+        fail: Callable[..., None],
+    ) -> None:
+        """The order's notional at its reference price within the account's `max_notional`."""
         notional = request.terms.quantity * price * instrument.multiplier
-        limit = account.max_notional
+        limit = self.account.max_notional
         if limit is not None and notional > limit:
             fail(
                 MAX_NOTIONAL,
@@ -216,40 +254,22 @@ class RiskChecker:
                 notional=plain(notional),
                 symbol=instrument.symbol,
             )
-        working_price = (
-            None if request.terms.order_type in (o.MARKET,) else request.terms.limit_price
-        )
-        if request.terms.order_type in (o.LIMIT, o.MARKET) and self.self_match.crosses(
-            account.id, instrument.id, side == o.BUY, working_price
-        ):
+
+    def _self_match_check(
+        self, instrument: Instrument, request: OrderRequest, fail: Callable[..., None]
+    ) -> None:
+        """A MARKET or LIMIT order that would trade with the account's own resting orders fails."""
+        kind, side = request.terms.order_type, request.terms.side
+        if kind not in (o.LIMIT, o.MARKET):
+            return
+        working_price = None if kind == o.MARKET else request.terms.limit_price
+        if self.self_match.crosses(self.account.id, instrument.id, side == o.BUY, working_price):
             fail(
                 SELF_MATCH,
                 price=dollars(working_price),
                 side=wire_side(side),
                 symbol=instrument.symbol,
             )
-        hold_per_unit = Decimal(0)
-        if closes:
-            self.batch_held[instrument.id] = (
-                self.batch_held.get(instrument.id, Decimal(0)) + request.terms.quantity
-            )
-        else:
-            # Options are paid (or margined) in full, from equity: a dollar of premium or of
-            # requirement takes the buying-power multiplier in force; a share takes its price.
-            weight = self.value().multiplier if instrument.is_option else Decimal(1)
-            hold_per_unit = (
-                short_hold * weight / request.terms.quantity
-                if short_hold is not None
-                else price * instrument.multiplier * weight
-            )
-            self._reserve(
-                request.terms.quantity * hold_per_unit,
-                fail,
-                options=instrument.is_option,
-                side=side,
-                symbol=instrument.symbol,
-            )
-        return Checked(order_id, closes, hold_per_unit, instrument)
 
     def check_strategy(self, request: StrategyRequest) -> Checked:
         """Check a strategy: tradability, options level, and buying power for its maximum loss."""
