@@ -335,10 +335,21 @@ class Venue:
             if book and (session == REGULAR or extended):
                 self.evaluate_book(book, quote, now)
 
-    def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:  # noqa: C901
+    def evaluate_book(self, book: Book, quote: Quote, now: int) -> None:
         """One tick: trailing watermarks, triggers, then fills; touches only affected orders."""
         buy_touch = buy_trigger_price(quote)
         sell_touch = sell_trigger_price(quote)
+        self._trail_book(book, buy_touch, sell_touch, now)
+        while book.buy_stops and buy_touch is not None and book.buy_stops[0][0] <= buy_touch:
+            self._trigger(book.buy_stops[0][2], book.buy_stops[0][0], now)
+        while book.sell_stops and sell_touch is not None and -book.sell_stops[0][0] >= sell_touch:
+            self._trigger(book.sell_stops[0][2], -book.sell_stops[0][0], now)
+        self._fill_book(book, quote, now)
+
+    def _trail_book(
+        self, book: Book, buy_touch: Decimal | None, sell_touch: Decimal | None, now: int
+    ) -> None:
+        """Move the watermarks the touches improved on, and trigger the trailing stops crossed."""
         for order in list(book.trailing_unmarked.values()):
             self._trail(order, buy_touch if order.is_buy else sell_touch, now, force=True)
         if sell_touch is not None:
@@ -351,10 +362,9 @@ class Venue:
                 self._trail(entry[2], buy_touch, now)
             for entry in self._crossed(book.trail_buy_stops, lambda e: e[0] <= buy_touch):
                 self._trail(entry[2], buy_touch, now)
-        while book.buy_stops and buy_touch is not None and book.buy_stops[0][0] <= buy_touch:
-            self._trigger(book.buy_stops[0][2], book.buy_stops[0][0], now)
-        while book.sell_stops and sell_touch is not None and -book.sell_stops[0][0] >= sell_touch:
-            self._trigger(book.sell_stops[0][2], -book.sell_stops[0][0], now)
+
+    def _fill_book(self, book: Book, quote: Quote, now: int) -> None:
+        """Fill the market orders, then the limits the touch reached, while liquidity lasts."""
         for order in list(book.market.values()):
             self._evaluate_order(order, quote, now, entering=False)
         ask, bid = quote.ask, quote.bid
