@@ -294,7 +294,7 @@ class ActivityRecorder:
 
 def _why(what: str) -> dict[str, Any]:
     """A `resync` message's data: which message could not be made, and what to do."""
-    return {"reason": f"a {what} message could not be rendered; read the account by REST"}
+    return {"reason": f"the {what} message could not be rendered; read the account by REST"}
 
 
 def _resync(account_id: int, journal_seq: int, ts_ns: int, event: ev.Event) -> _Pending:
