@@ -17,7 +17,7 @@ from oems.domain import orders as o
 from oems.domain.errors import InvalidRequest, ServiceUnavailable
 from oems.domain.state import TradingState
 from oems.engine import commands as cmd
-from oems.engine import trading
+from oems.engine import trading, writer
 from oems.engine.engine import Engine
 from oems.store.history import HistoryRows
 from oems.store.journal import ActivityRow, Journal, Row
@@ -95,6 +95,26 @@ def test_close_positions_failing_after_its_cancels_cancels_nothing(
         # The venue still works the resting order: it fills when the market reaches it.
         await desk.quote("AAPL", "150.00", "150.02")
         assert order_of(engine, account, resting.id).status == o.FILLED
+
+    run(make_engine(tmp_path / "j.db"), body)
+
+
+def test_a_closed_order_whose_history_row_fails_undoes_its_batch_and_the_engine_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def body(engine: Engine) -> None:
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "99.99", "100.01")
+        events, before = engine.journal.count(), copy_of(engine.state)
+        _fail_on_call(monkeypatch, writer, "history_rows", 1)  # the fill's batch: nothing kept
+        with pytest.raises(RuntimeError, match="injected"):
+            await desk.submit(account, request("AAPL", o.BUY, "1"))
+        assert engine.journal.count() == events
+        assert same_state(engine.state, before)
+        (order,) = await desk.submit(account, request("AAPL", o.BUY, "2"))
+        assert order_of(engine, account, order.id).status == o.FILLED
+        assert engine.journal.history.order(account, order.id) is not None
 
     run(make_engine(tmp_path / "j.db"), body)
 

@@ -14,7 +14,7 @@ from oems.domain.state import TradingState
 from oems.engine.recorder import ActivityRecorder
 from oems.market.clock import Clock
 from oems.store.history import HistoryRows, history_rows
-from oems.store.journal import Journal, Row, encode_rows
+from oems.store.journal import ActivityRow, Journal, Row, encode_rows
 from oems.store.snapshots import ChildDump, dump_state
 
 log = logging.getLogger("oems.engine")
@@ -213,14 +213,18 @@ class Writer:
             return False
         assert self._durable is not None
         self._durable.clear()
+        activity: list[ActivityRow] = []
         try:
-            activity = self.recorder.take_rows() if self.recorder is not None else []
+            if self.recorder is not None:
+                activity = self.recorder.take_rows()
+            closed = self._closed_rows(len(rows))
         except Exception as exc:
-            # Committing without the batch's messages would leave subscribers a silent gap.
-            log.exception("the activity recorder failed: the batch is undone")
+            # Committing without the batch's messages or history rows would leave a silent gap.
+            log.exception("the batch's activity or history rows failed: the batch is undone")
+            if self.recorder is not None:
+                self.recorder.discard(activity)
             self._undo_batch(exc, events, rows, clock, outcomes)
             return True
-        closed = self._closed_rows(len(rows))
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._io, self.journal.append, rows, activity, closed)
