@@ -147,3 +147,31 @@ def test_a_recorder_that_fails_undoes_its_batch_instead_of_leaving_a_silent_gap(
         assert [m["sequence"] for m in messages] == list(range(1, len(messages) + 1))
 
     run(make_engine(tmp_path / "j.db"), body)
+
+
+def test_a_delivery_that_fails_after_the_commit_stops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered: list[ActivityRow] = []
+
+    async def body(engine: Engine) -> None:
+        recorder = _recording(engine, delivered)
+        desk = Desk(engine)
+        account = await desk.account()
+        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        durable = recorder.durable
+
+        def broken(rows: list[ActivityRow]) -> None:
+            durable(rows)  # the heads move on, as the rows are on disk
+            raise RuntimeError("a subscriber bug")
+
+        monkeypatch.setattr(recorder, "durable", broken)
+        [first] = await desk.submit(account, request("AAPL", "BUY", "10"))  # answered all the same
+        monkeypatch.undo()
+        [second] = await desk.submit(account, request("AAPL", "BUY", "10"))
+        assert order_of(engine, account, first.id).status == "FILLED"
+        assert order_of(engine, account, second.id).status == "FILLED"
+        messages = _messages(delivered)
+        assert [m["sequence"] for m in messages] == list(range(1, len(messages) + 1))
+
+    run(make_engine(tmp_path / "j.db"), body)

@@ -233,10 +233,14 @@ class Writer:
                 self.recorder.discard(activity)
             self._refuse_writes(exc, events, rows, clock, outcomes)
         else:
-            if self.recorder is not None:
-                self.recorder.durable(activity)
-            if self._on_commit is not None:
-                self._on_commit(events, self.journal.last_commit_seconds)
+            try:
+                if self.recorder is not None:
+                    self.recorder.durable(activity)
+                if self._on_commit is not None:
+                    self._on_commit(events, self.journal.last_commit_seconds)
+            except Exception:
+                # The batch is durable: a stream or metrics failure must not stop the writer.
+                log.exception("after a commit, delivering its activity or metrics failed")
             # Before `_durable` is set: no read sees an order that is in neither place.
             self.state.retire()
             self.journal.history.retired(closed)
