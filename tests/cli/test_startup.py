@@ -267,7 +267,14 @@ def test_sigint_at_any_moment_of_start_up_exits_130_and_leaves_a_usable_database
         )
         time.sleep(delay)  # interrupting the process at different moments of its start-up
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # its threads' stacks, to see where it hangs
+            time.sleep(1)
+            process.kill()
+            out, err = process.communicate()
+            pytest.fail(f"no exit 60 s after SIGINT at {delay} s:\n{err}")
         assert process.returncode == 130, err
         assert "Traceback" not in out + err
         assert err.strip().endswith("oems: interrupted")

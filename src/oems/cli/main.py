@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -250,6 +252,8 @@ def serve_command(args: argparse.Namespace) -> int:
     from oems.cli.startup import EXIT_INTERRUPTED, StartupError, bind_socket, lock_database
 
     os.umask(0o077)  # whatever the server writes (database, WAL, lock, replay rows) is owner-only
+    # `kill -USR1 <pid>` writes every thread's Python stack to stderr: how a hang is diagnosed.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         lock = None
         try:
