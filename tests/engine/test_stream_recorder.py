@@ -31,18 +31,27 @@ def _messages(rows: list[ActivityRow]) -> list[dict[str, Any]]:
     return [json.loads(row.payload) for row in rows]
 
 
+async def _recording_desk(
+    engine: Engine, delivered: list[ActivityRow]
+) -> tuple[ActivityRecorder, Desk, int]:
+    """The engine recording activity into `delivered`, a desk, an account and a quote on AAPL."""
+    recorder = ActivityRecorder(
+        engine, engine.journal.activity_heads(), delivered.extend, lambda: None, lambda: None
+    )
+    engine.recorder = recorder
+    desk = Desk(engine)
+    account = await desk.account()
+    await desk.quote("AAPL", "100.00", "100.02", size=1000)
+    return recorder, desk, account
+
+
 def test_a_fill_is_recorded_in_order_as_rest_renders_it_and_a_refusal_leaves_no_gap(
     tmp_path: Path,
 ) -> None:
     delivered: list[ActivityRow] = []
 
     async def body(engine: Engine) -> None:
-        engine.recorder = ActivityRecorder(
-            engine, engine.journal.activity_heads(), delivered.extend, lambda: None, lambda: None
-        )
-        desk = Desk(engine)
-        account = await desk.account()
-        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        _, desk, account = await _recording_desk(engine, delivered)
         [order] = await desk.submit(account, request("AAPL", "BUY", "10"))
         with pytest.raises(OemsError):  # far beyond the buying power: refused, nothing recorded
             await desk.submit(account, request("AAPL", "BUY", "10000000"))
@@ -78,24 +87,13 @@ def test_a_fill_is_recorded_in_order_as_rest_renders_it_and_a_refusal_leaves_no_
     run(make_engine(tmp_path / "j.db"), body)
 
 
-def _recording(engine: Engine, delivered: list[ActivityRow]) -> ActivityRecorder:
-    recorder = ActivityRecorder(
-        engine, engine.journal.activity_heads(), delivered.extend, lambda: None, lambda: None
-    )
-    engine.recorder = recorder
-    return recorder
-
-
 def test_a_change_that_cannot_be_rendered_is_a_resync_message_in_its_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     delivered: list[ActivityRow] = []
 
     async def body(engine: Engine) -> None:
-        _recording(engine, delivered)
-        desk = Desk(engine)
-        account = await desk.account()
-        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        _, desk, account = await _recording_desk(engine, delivered)
 
         def broken(order: Any) -> dict[str, Any]:
             raise RuntimeError("a renderer bug")
@@ -127,10 +125,7 @@ def test_a_recorder_that_fails_undoes_its_batch_instead_of_leaving_a_silent_gap(
     delivered: list[ActivityRow] = []
 
     async def body(engine: Engine) -> None:
-        recorder = _recording(engine, delivered)
-        desk = Desk(engine)
-        account = await desk.account()
-        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        recorder, desk, account = await _recording_desk(engine, delivered)
         before = (len(engine.state.orders), engine.journal.last_seq, len(delivered))
 
         def broken() -> list[ActivityRow]:
@@ -155,10 +150,7 @@ def test_a_delivery_that_fails_after_the_commit_stops_nothing(
     delivered: list[ActivityRow] = []
 
     async def body(engine: Engine) -> None:
-        recorder = _recording(engine, delivered)
-        desk = Desk(engine)
-        account = await desk.account()
-        await desk.quote("AAPL", "100.00", "100.02", size=1000)
+        recorder, desk, account = await _recording_desk(engine, delivered)
         durable = recorder.durable
 
         def broken(rows: list[ActivityRow]) -> None:
